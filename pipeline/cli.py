@@ -1,0 +1,55 @@
+"""`counterwatch` entry point.
+
+Each command family lives in its own module with `add_parser(subparsers)`; the
+parser sets `func`. User-facing errors (CounterwatchError) print as one line
+with no traceback and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from pipeline import __version__
+from pipeline.core.errors import CounterwatchError
+
+# Modules that contribute subcommands (each has add_parser(subparsers)).
+COMMAND_MODULES = [
+    "pipeline.commands.config_cmd",
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counterwatch", description="Conduct monitor for customer-service halls")
+    parser.add_argument("--version", action="version", version=f"counterwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, os.environ.get("COUNTERWATCH_LOG", "INFO")),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        rc = args.func(args)
+    except CounterwatchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CLI command families, one module each."""

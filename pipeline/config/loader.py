@@ -1,0 +1,89 @@
+"""Load and validate a site config; turn pydantic errors into lines that name camera, post and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pipeline.config.models import SiteConfig
+from pipeline.core.errors import ConfigError
+
+
+def _describe_loc(raw: Any, loc: tuple) -> str:
+    """cameras.0.posts.1.seat -> camera 'cam5' post 'P2' field 'seat'"""
+    parts: list[str] = []
+    node = raw
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        nxt = loc[i + 1] if i + 1 < len(loc) else None
+        if key in ("cameras", "posts", "duties", "staff") and isinstance(nxt, int):
+            item = None
+            try:
+                item = node[key][nxt]
+            except (KeyError, IndexError, TypeError):
+                pass
+            label = {"cameras": "camera", "posts": "post", "duties": "duty", "staff": "staff"}[key]
+            ident = item.get("id") if isinstance(item, dict) else None
+            parts.append(f"{label} {ident!r}" if ident else f"{label} #{nxt + 1}")
+            node = item if isinstance(item, dict) else {}
+            i += 2
+            continue
+        if isinstance(node, dict):
+            node = node.get(key, {}) if isinstance(key, str) else {}
+        parts.append(str(key))
+        i += 1
+    if not parts:
+        return "top level"
+    if i >= len(loc) and loc and isinstance(loc[-1], int) and len(loc) >= 2 and loc[-2] in (
+            "cameras", "posts", "duties", "staff"):
+        return " ".join(parts)  # the error is about the whole camera/post
+    return " ".join(parts[:-1] + [f"field {parts[-1]!r}"])
+
+
+def format_errors(exc: ValidationError, raw: Any, origin: str) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{origin}: {_describe_loc(raw, loc)}: {msg}")
+    return lines
+
+
+def load_config(path: str | Path) -> SiteConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
+    return parse_config(text, origin=str(p))
+
+
+def parse_config(text: str, origin: str = "<config>") -> SiteConfig:
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{origin}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: top level must be a mapping, got {type(raw).__name__}")
+    try:
+        return SiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(format_errors(exc, raw, origin))) from None
+
+
+def json_schema() -> str:
+    return json.dumps(SiteConfig.model_json_schema(by_alias=True), ensure_ascii=False, indent=2)
+
+
+def dump_config(cfg: SiteConfig) -> str:
+    data = cfg.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

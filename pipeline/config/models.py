@@ -1,0 +1,235 @@
+"""Site configuration: a tree of strict pydantic models.
+
+Coordinates of zones are normalised 0..1 (x right, y down) so a config survives a
+change of stream resolution. Units are in field names (`*_s`, `*_fps`).
+Cross-checks are small `verify_*` validators whose messages name the camera,
+post and field. Validators never do I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import Field, create_model, field_validator, model_validator
+
+from pipeline.config.rule_params import RuleParams, StrictModel, TimeWindow
+
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon, normalised 0..1 [x, y] points")]
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_polygon(poly: list[list[float]], where: str) -> None:
+    for x, y in poly:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"{where}: point [{x}, {y}] is outside 0..1 (zones use normalised coordinates)")
+
+
+class PostConfig(StrictModel):
+    id: str = Field(min_length=1, description="Post (counter) id, unique in the site")
+    name: str = Field("", description="Display name, e.g. 1号窗口")
+    seat: Polygon = Field(description="Staff seat zone: a person whose anchor is inside is staff of this post")
+    desk: Polygon | None = Field(None, description="Customer-visible desk surface (personal items)")
+    customer: Polygon | None = Field(None, description="Where a customer stands or sits at this counter")
+    disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off at this post")
+
+    @model_validator(mode="after")
+    def verify_zones(self) -> PostConfig:
+        for name in ("seat", "desk", "customer"):
+            poly = getattr(self, name)
+            if poly is not None:
+                _check_polygon(poly, f"post {self.id!r} field {name!r}")
+        return self
+
+
+class CameraConfig(StrictModel):
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Camera id (letters, digits, _ . -)")
+    name: str = Field("", description="Display name")
+    source: str = Field("", description="File path, rtsp:// or http(s):// URL, webcam:N, or an image folder")
+    enabled: bool = True
+    start: dt.datetime | None = Field(None, description="Wall-clock time of the first frame of a recording")
+    filename_pattern: str | None = Field(
+        None, description="strptime pattern that finds the recording start in the file name, e.g. cam5_%Y%m%d_%H%M%S"
+    )
+    posts: list[PostConfig] = Field(default_factory=list)
+    waiting: list[Polygon] = Field(default_factory=list, description="Waiting-area polygons")
+    staff_area: list[Polygon] = Field(default_factory=list, description="Behind-the-counter area (staff, no post)")
+    disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off on this camera")
+    stall_timeout_s: float = Field(10.0, gt=0, le=600, description="No frame this long: the stream is stalled")
+
+    @model_validator(mode="after")
+    def verify_camera(self) -> CameraConfig:
+        seen: set[str] = set()
+        for post in self.posts:
+            if post.id in seen:
+                raise ValueError(f"camera {self.id!r}: post id {post.id!r} appears twice")
+            seen.add(post.id)
+        for field_name in ("waiting", "staff_area"):
+            for i, poly in enumerate(getattr(self, field_name)):
+                _check_polygon(poly, f"camera {self.id!r} field {field_name}[{i}]")
+        return self
+
+
+class OpeningHours(StrictModel):
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: list(DAYS[:5]), description="Weekdays these hours apply to"
+    )
+    start: str = Field("08:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    end: str = Field("17:30", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
+
+
+class StaffMember(StrictModel):
+    id: str = Field(min_length=1)
+    name: str = ""
+    post: str | None = Field(None, description="Home post id")
+    shift: TimeWindow | None = Field(None, description="Shift; default: opening hours")
+
+
+class DutyRole(StrictModel):
+    staff: str = Field(description="Staff id")
+    post: str = Field(description="Home post id of this role")
+
+
+class Duty(StrictModel):
+    id: str = Field(min_length=1)
+    name: str = ""
+    a: DutyRole
+    b: DutyRole
+
+
+class Leave(StrictModel):
+    staff: str
+    date: dt.date
+    until: dt.date | None = Field(None, description="Last day of leave (inclusive); default: same day")
+
+
+class RosterConfig(StrictModel):
+    staff: list[StaffMember] = Field(default_factory=list)
+    duties: list[Duty] = Field(default_factory=list)
+    leave: list[Leave] = Field(default_factory=list)
+
+    def on_leave(self, staff_id: str, day: dt.date) -> bool:
+        return any(lv.staff == staff_id and lv.date <= day <= (lv.until or lv.date) for lv in self.leave)
+
+
+class DetectorConfig(StrictModel):
+    type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
+    model: str = Field("yolo11n_int8.onnx", description="File name in the models directory, or a path")
+    conf_threshold: float = Field(0.3, ge=0, le=1)
+    iou_threshold: float = Field(0.5, ge=0, le=1)
+    threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads")
+
+
+class PoseConfig(StrictModel):
+    type: Literal["yolo_pose", "mediapipe_pose", "none"] = "yolo_pose"
+    model: str = Field("yolo11n-pose_int8.tflite", description="File name in the models directory, or a path")
+    conf_threshold: float = Field(0.3, ge=0, le=1)
+    staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
+
+
+class PhoneCascadeConfig(StrictModel):
+    enabled: bool = Field(True, description="Second detector pass on each staff person's upper-body crop")
+    model: str | None = Field(None, description="Detector for the crops; default: the main detector")
+    conf_threshold: float = Field(0.2, ge=0, le=1)
+
+
+class ModelsConfig(StrictModel):
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    pose: PoseConfig = Field(default_factory=PoseConfig)
+    phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
+
+
+class AnalysisConfig(StrictModel):
+    fps: float = Field(2.0, gt=0, le=60, description="Analysed frames per second")
+    pre_roll_s: float = Field(5.0, ge=0, le=120)
+    post_roll_s: float = Field(5.0, ge=0, le=120)
+    clip_fps: float = Field(10.0, gt=0, le=60, description="Frame rate of evidence clips")
+    clip_max_width: int = Field(960, ge=160, le=3840, description="Evidence clips are scaled down to this width")
+    track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")
+    blur_customers: bool = Field(True, description="Blur customers' faces in exported evidence")
+
+
+class SiteInfo(StrictModel):
+    id: str = Field("default", pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    opening_hours: list[OpeningHours] = Field(default_factory=lambda: [OpeningHours()])
+    breaks: list[TimeWindow] = Field(default_factory=list)
+    closing_grace_s: float = Field(900.0, ge=0, description="How long after closing service.closing_leave watches")
+
+
+def _build_rules_model():
+    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
+    from pipeline.rules.base import RULES
+
+    fields = {}
+    for rule_id, cls in sorted(RULES.items()):
+        alias = rule_id
+        py_name = rule_id.replace(".", "__")
+        fields[py_name] = (cls.Params, Field(default_factory=cls.Params, alias=alias,
+                                             description=f"{cls.name_zh} / {cls.name_en} ({cls.article})"))
+    return create_model("RulesConfig", __base__=StrictModel, **fields)
+
+
+RulesConfig = _build_rules_model()
+
+
+def rule_params(rules: StrictModel, rule_id: str) -> RuleParams:
+    return getattr(rules, rule_id.replace(".", "__"))
+
+
+class SiteConfig(StrictModel):
+    version: int = Field(1, ge=1, le=1, description="Config format version")
+    site: SiteInfo = Field(default_factory=SiteInfo)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    roster: RosterConfig = Field(default_factory=RosterConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
+
+    @field_validator("cameras")
+    @classmethod
+    def verify_unique_cameras(cls, cams: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in cams]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"camera id(s) {sorted(dup)} appear more than once")
+        posts = [p.id for c in cams for p in c.posts]
+        dupp = {i for i in posts if posts.count(i) > 1}
+        if dupp:
+            raise ValueError(f"post id(s) {sorted(dupp)} appear on more than one camera")
+        return cams
+
+    @model_validator(mode="after")
+    def verify_roster(self) -> SiteConfig:
+        post_ids = {p.id for c in self.cameras for p in c.posts}
+        staff_ids = {s.id for s in self.roster.staff}
+        for d in self.roster.duties:
+            for role in ("a", "b"):
+                r = getattr(d, role)
+                if post_ids and r.post not in post_ids:
+                    raise ValueError(f"roster duty {d.id!r} field {role}.post: unknown post {r.post!r} "
+                                     f"(posts: {', '.join(sorted(post_ids))})")
+                if staff_ids and r.staff not in staff_ids:
+                    raise ValueError(f"roster duty {d.id!r} field {role}.staff: unknown staff {r.staff!r}")
+        from pipeline.rules.base import RULES
+
+        for c in self.cameras:
+            for rid in c.disabled_rules:
+                if rid not in RULES:
+                    raise ValueError(f"camera {c.id!r} field disabled_rules: unknown rule {rid!r}")
+            for p in c.posts:
+                for rid in p.disabled_rules:
+                    if rid not in RULES:
+                        raise ValueError(f"camera {c.id!r} post {p.id!r} field disabled_rules: unknown rule {rid!r}")
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for c in self.cameras:
+            if c.id == camera_id:
+                return c
+        raise KeyError(f"no camera {camera_id!r} in config (cameras: {', '.join(c.id for c in self.cameras)})")
+
+    def post_home(self) -> dict[str, str]:
+        """post id -> camera id"""
+        return {p.id: c.id for c in self.cameras for p in c.posts}

@@ -1,0 +1,275 @@
+"""EventStore: the one place that writes and reads the database.
+
+An event is committed the moment it starts, so it survives a crash even if its
+clip is never finished (the clip row then stays `pending` and is reported as
+partial). SQLite runs in WAL mode; PostgreSQL is selected by URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.core.errors import OutputError
+from pipeline.core.types import Event
+from pipeline.events.schema import (
+    Base,
+    CameraStateRow,
+    ClipRow,
+    EventRow,
+    OutageRow,
+    PresenceRow,
+    ReviewRow,
+    SchemaVersion,
+)
+
+log = logging.getLogger(__name__)
+DB_NAME = "counterwatch.db"
+
+
+def _v1(engine: Engine) -> None:
+    Base.metadata.create_all(engine)
+
+
+# Versioned migrations: append (version, function); never edit an applied one.
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1)]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def db_url_for(data_dir: str | Path, url: str | None = None) -> str:
+    return url or f"sqlite:///{Path(data_dir) / DB_NAME}"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    if isinstance(dbapi_conn, sqlite3.Connection):
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.close()
+
+
+def _as_wall(epoch: float | None) -> dt.datetime | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch)
+
+
+class EventStore:
+    def __init__(self, url: str, *, create: bool = True):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+        if create:
+            self.migrate()
+
+    @classmethod
+    def for_dir(cls, data_dir: str | Path, url: str | None = None) -> EventStore:
+        d = Path(data_dir)
+        if url is None:
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                probe = d / ".write-test"
+                probe.write_bytes(b"")
+                probe.unlink()
+            except OSError as exc:
+                raise OutputError(f"{d}: output folder cannot be written ({exc.strerror})") from None
+        try:
+            return cls(db_url_for(d, url))
+        except OperationalError as exc:
+            raise OutputError(f"{db_url_for(d, url)}: cannot open database ({exc.orig})") from None
+
+    def session(self) -> Session:
+        return self._session()
+
+    # schema --------------------------------------------------------------------------------
+    def migrate(self) -> int:
+        SchemaVersion.__table__.create(self.engine, checkfirst=True)
+        with self.session() as s:
+            current = s.scalar(select(func.max(SchemaVersion.version))) or 0
+        for version, fn in MIGRATIONS:
+            if version > current:
+                log.info("applying schema migration %d", version)
+                fn(self.engine)
+                with self.session() as s, s.begin():
+                    s.add(SchemaVersion(version=version))
+        return SCHEMA_VERSION
+
+    def schema_version(self) -> int:
+        with self.session() as s:
+            return s.scalar(select(func.max(SchemaVersion.version))) or 0
+
+    # events --------------------------------------------------------------------------------
+    def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None) -> None:
+        """Insert on start, update on update/end. Commits at once."""
+        try:
+            with self.session() as s, s.begin():
+                row = s.get(EventRow, ev.event_id)
+                if row is None:
+                    row = EventRow(event_id=ev.event_id, created_at=None)
+                    row.created_at = dt.datetime.utcnow()
+                    s.add(row)
+                    s.add(ClipRow(event_id=ev.event_id, status="pending"))
+                row.site_id = ev.site_id
+                row.source = source
+                row.camera_id = ev.source_id
+                row.post_id = ev.post_id
+                row.rule_id = ev.rule_id
+                row.article = ev.article
+                row.severity = ev.severity
+                row.state = ev.state
+                row.start_s = ev.start_s
+                row.end_s = ev.end_s
+                row.wall_start = _as_wall(ev.wall_start)
+                if ev.wall_start is not None and ev.end_s is not None:
+                    row.wall_end = _as_wall(ev.wall_start + (ev.end_s - ev.start_s))
+                row.track_ids = list(ev.track_ids)
+                row.score = float(ev.score)
+                row.details = _jsonable(ev.details)
+                if recording is not None:
+                    row.recording = recording
+        except SQLAlchemyError as exc:
+            raise OutputError(f"{self.url}: cannot write event {ev.event_id} ({exc.__class__.__name__}: {exc})") from None
+
+    def set_evidence(self, event_id: str, *, clip: str | None = None, snapshot: str | None = None,
+                     status: str | None = None, duration_s: float | None = None) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(ClipRow, event_id)
+            if row is None:
+                row = ClipRow(event_id=event_id)
+                s.add(row)
+            if clip is not None:
+                row.clip_path = clip
+            if snapshot is not None:
+                row.snapshot_path = snapshot
+            if status is not None:
+                row.status = status
+            if duration_s is not None:
+                row.duration_s = duration_s
+
+    def mark_unfinished_clips_partial(self) -> int:
+        """After a crash: clips still pending will never be finished."""
+        with self.session() as s, s.begin():
+            res = s.execute(text("UPDATE clips SET status='partial' WHERE status='pending'"))
+            return int(res.rowcount or 0)
+
+    def get_event(self, event_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.get(EventRow, event_id)
+            if row is None:
+                return None
+            return self._event_dict(s, row)
+
+    def list_events(self, *, camera_id: str | None = None, post_id: str | None = None, rule_id: str | None = None,
+                    severity: str | None = None, source: str | None = None, site_id: str | None = None,
+                    since: dt.datetime | None = None, until: dt.datetime | None = None,
+                    limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+        with self.session() as s:
+            q = select(EventRow)
+            for col, val in ((EventRow.camera_id, camera_id), (EventRow.post_id, post_id),
+                             (EventRow.rule_id, rule_id), (EventRow.severity, severity),
+                             (EventRow.source, source), (EventRow.site_id, site_id)):
+                if val:
+                    q = q.where(col == val)
+            if since is not None:
+                q = q.where(EventRow.wall_start >= since)
+            if until is not None:
+                q = q.where(EventRow.wall_start < until)
+            q = q.order_by(EventRow.wall_start.desc(), EventRow.created_at.desc()).limit(limit).offset(offset)
+            return [self._event_dict(s, r) for r in s.scalars(q)]
+
+    def count_events(self) -> int:
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(EventRow)) or 0)
+
+    def _event_dict(self, s: Session, row: EventRow) -> dict[str, Any]:
+        clip = s.get(ClipRow, row.event_id)
+        review = s.scalars(select(ReviewRow).where(ReviewRow.event_id == row.event_id)
+                           .order_by(ReviewRow.id.desc()).limit(1)).first()
+        return {
+            "event_id": row.event_id, "site_id": row.site_id, "source": row.source,
+            "camera_id": row.camera_id, "post_id": row.post_id, "rule_id": row.rule_id,
+            "article": row.article, "severity": row.severity, "state": row.state,
+            "start_s": row.start_s, "end_s": row.end_s,
+            "wall_start": row.wall_start.isoformat() if row.wall_start else None,
+            "wall_end": row.wall_end.isoformat() if row.wall_end else None,
+            "track_ids": row.track_ids, "score": row.score, "details": row.details,
+            "recording": row.recording,
+            "clip": clip.clip_path if clip else None, "snapshot": clip.snapshot_path if clip else None,
+            "clip_status": clip.status if clip else None,
+            "verdict": review.verdict if review else None,
+            "verdict_reason": review.reason if review else None,
+        }
+
+    # reviews -------------------------------------------------------------------------------
+    def add_review(self, event_id: str, verdict: str, reason: str, reviewer: str, note: str = "") -> None:
+        if verdict not in ("confirmed", "dismissed"):
+            raise ValueError(f"verdict must be confirmed or dismissed, got {verdict!r}")
+        with self.session() as s, s.begin():
+            if s.get(EventRow, event_id) is None:
+                raise KeyError(event_id)
+            s.add(ReviewRow(event_id=event_id, verdict=verdict, reason=reason, reviewer=reviewer, note=note))
+
+    def reviews(self, event_id: str) -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(ReviewRow).where(ReviewRow.event_id == event_id).order_by(ReviewRow.id))
+            return [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer, "note": r.note,
+                     "at": r.at.isoformat()} for r in rows]
+
+    # presence and outages ------------------------------------------------------------------
+    def add_presence(self, rows: Iterable[dict[str, Any]]) -> None:
+        rows = list(rows)
+        if not rows:
+            return
+        with self.session() as s, s.begin():
+            s.add_all(PresenceRow(**r) for r in rows)
+
+    def open_outage(self, camera_id: str, start: dt.datetime, reason: str, site_id: str = "default") -> int:
+        with self.session() as s, s.begin():
+            row = OutageRow(camera_id=camera_id, start=start, reason=reason, site_id=site_id)
+            s.add(row)
+            s.flush()
+            return int(row.id)
+
+    def close_outage(self, outage_id: int, end: dt.datetime) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(OutageRow, outage_id)
+            if row is not None:
+                row.end = end
+
+    def set_camera_state(self, camera_id: str, state: str, *, site_id: str = "default", fps: float = 0.0,
+                         drop_rate: float = 0.0, latency_s: float = 0.0) -> None:
+        with self.session() as s, s.begin():
+            row = s.get(CameraStateRow, camera_id)
+            if row is None:
+                row = CameraStateRow(camera_id=camera_id)
+                s.add(row)
+            row.site_id, row.state, row.fps, row.drop_rate, row.latency_s = site_id, state, fps, drop_rate, latency_s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if hasattr(v, "item") and callable(v.item):
+            v = v.item()
+        elif isinstance(v, (list, tuple)):
+            v = [x.item() if hasattr(x, "item") else x for x in v]
+        elif isinstance(v, dict):
+            v = _jsonable(v)
+        out[str(k)] = v
+    return out

@@ -1,0 +1,49 @@
+"""Shared fixtures. Models and footage are found through environment variables.
+
+With COUNTERWATCH_REQUIRE_MODELS=1 (CI), a missing model or data folder FAILS the
+test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REQUIRE = os.environ.get("COUNTERWATCH_REQUIRE_MODELS") == "1"
+
+
+def _need(path: Path | None, what: str) -> Path:
+    if path is None or not path.exists():
+        msg = f"{what} not found ({path}); set the environment variable"
+        if REQUIRE:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    env = os.environ.get("COUNTERWATCH_MODELS_DIR")
+    return _need(Path(env) if env else None, "COUNTERWATCH_MODELS_DIR")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Root of real footage (../shared/data); the dev set is data_dir / 'dev'."""
+    env = os.environ.get("COUNTERWATCH_DATA_DIR")
+    return _need(Path(env) if env else None, "COUNTERWATCH_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def model_file(models_dir):
+    def get(name: str) -> Path:
+        return _need(models_dir / name, f"model {name}")
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def demo_clip(data_dir) -> Path:
+    return _need(data_dir / "dev/office_cctv_unattended_seat/pgplarosa/resized_cctv_full_fast_cut.mov", "demo clip")
