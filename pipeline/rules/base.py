@@ -90,6 +90,23 @@ class Dwell:
         return None
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A frame-level judgement about one subject, before any timing.
+
+    cond: True = violation seen in this frame, False = not seen,
+    None = cannot be judged (keypoints not visible): never counted as compliant.
+    """
+
+    key: Hashable
+    cond: bool | None
+    post_id: str | None = None
+    track_ids: tuple[int, ...] = ()
+    details: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None
+    score: float = 1.0
+
+
 class Rule(ABC):
     """Base for all rules. Subclasses set the class attributes and implement `update`."""
 
@@ -106,8 +123,26 @@ class Rule(ABC):
         self._dwell: dict[Hashable, Dwell] = {}
 
     @abstractmethod
+    def judge(self, facts: SceneFacts) -> list[Finding]:
+        """Frame-level judgement of every subject (used by `update` and by `counterwatch eval`)."""
+
     def update(self, facts: SceneFacts) -> list[Event]:
-        """Consume one frame's facts; return events that started, updated or ended now."""
+        """Consume one frame's facts; return events that started, updated or ended now.
+
+        A subject judged None (not visible) holds its timer: neither advances nor clears.
+        Subjects that vanished from the frame are stepped with a false condition.
+        """
+        out: list[Event] = []
+        seen: set = set()
+        for f in self.judge(facts):
+            seen.add(f.key)
+            if f.cond is None:
+                continue
+            out += self.step(f.key, f.cond, facts, post_id=f.post_id, track_ids=f.track_ids,
+                             details=f.details, severity=f.severity, score=f.score)
+        if facts.online:
+            out += self.step_missing(seen, facts)
+        return out
 
     # helpers shared by rule implementations -------------------------------------------------
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from pipeline.config.rule_params import RuleParams
-from pipeline.core.types import Event
-from pipeline.rules.base import Rule, register
+from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
 
 
@@ -27,13 +26,11 @@ class PostUnattended(Rule):
     name_en = "Counter unattended"
     Params = UnattendedParams
 
-    def update(self, facts: SceneFacts) -> list[Event]:
-        out: list[Event] = []
+    def judge(self, facts: SceneFacts) -> list[Finding]:
+        out: list[Finding] = []
         for post_id, pf in facts.posts.items():
             empty = not pf.staff_present
             sev = self.params.customer_waiting_severity if (empty and pf.customer_present) else self.params.severity
-            out += self.step(
-                ("post", post_id), empty, facts, post_id=post_id, severity=sev,
-                details={"customers_waiting": pf.customer_count} if empty else {},
-            )
+            out.append(Finding(("post", post_id), empty, post_id=post_id, severity=sev,
+                               details={"customers_waiting": pf.customer_count} if empty else {}))
         return out
