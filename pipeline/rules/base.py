@@ -38,6 +38,7 @@ class RuleContext:
     roster: Any = None  # pipeline.config.models.RosterConfig | None
     post_ids: tuple[str, ...] = ()
     wall_at: Any = None  # callable(t) -> datetime | None
+    site: Any = None  # pipeline.config.models.SiteInfo | None (opening/closing times)
 
     def is_active(self, params: RuleParams, wall: datetime | None) -> bool:
         return True if self.active is None else bool(self.active(params, wall))
