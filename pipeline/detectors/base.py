@@ -1,0 +1,133 @@
+"""Stage interfaces for detection and pose, plus the image maths every backend shares.
+
+The interfaces are Protocols with one job each so that a backend is any object with
+the right method: the processor never imports onnxruntime, TFLite or MediaPipe.
+Letterboxing and NMS live here once so that every YOLO runtime maps boxes back to
+frame pixels the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from pipeline.core.types import Detections, Frame
+
+N_KEYPOINTS = 17
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds objects in a frame. Boxes come back in frame pixels."""
+
+    def detect(self, frame: Frame) -> Detections: ...
+
+    def detect_batch(self, images: list[np.ndarray]) -> list[Detections]: ...
+
+
+@runtime_checkable
+class PoseEstimator(Protocol):
+    """Adds COCO-17 keypoints to given person boxes.
+
+    Returns the same persons in the same order with `keypoints` (n,17,2) in frame
+    pixels and `keypoint_conf` (n,17); a person who got no pose has all confidences 0.
+    """
+
+    def estimate(self, frame: Frame, persons: Detections) -> Detections: ...
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How an image was fitted into a square model input; maps points back."""
+
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_image(self, xy: np.ndarray) -> np.ndarray:
+        """Model-input pixels -> source-image pixels (works on (...,2) or (...,4) xyxy arrays)."""
+        out = np.asarray(xy, np.float32).copy()
+        out[..., 0::2] = (out[..., 0::2] - self.pad_x) / self.scale
+        out[..., 1::2] = (out[..., 1::2] - self.pad_y) / self.scale
+        return out
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping aspect ratio and pad to `size` (h, w), centred, as Ultralytics does."""
+    h, w = image.shape[:2]
+    th, tw = size
+    scale = min(th / h, tw / w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, (nw, nh), interpolation=interp) if (nh, nw) != (h, w) else image
+    pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
+    top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
+    out = np.full((th, tw, 3), pad_value, np.uint8)
+    out[top:top + nh, left:left + nw] = resized
+    return out, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
+
+
+def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
+    out = np.empty_like(b, dtype=np.float32)
+    out[:, 0] = b[:, 0] - b[:, 2] / 2
+    out[:, 1] = b[:, 1] - b[:, 3] / 2
+    out[:, 2] = b[:, 0] + b[:, 2] / 2
+    out[:, 3] = b[:, 1] + b[:, 3] / 2
+    return out
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,4) x (m,4) xyxy -> (n,m) IoU."""
+    a = np.asarray(a, np.float32).reshape(-1, 4)
+    b = np.asarray(b, np.float32).reshape(-1, 4)
+    tl = np.maximum(a[:, None, :2], b[None, :, :2])
+    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(br - tl, 0, None).prod(axis=2)
+    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
+    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, class_ids: np.ndarray | None = None) -> np.ndarray:
+    """Indices kept by greedy NMS, best first. With class_ids, boxes of different classes never suppress each other."""
+    if len(xyxy) == 0:
+        return np.zeros((0,), np.int64)
+    boxes = np.asarray(xyxy, np.float32)
+    if class_ids is not None:
+        # Offset each class far apart so one NMS pass is per-class (the Ultralytics trick).
+        offset = (np.asarray(class_ids, np.float32) * (float(boxes.max()) + 1.0))[:, None]
+        boxes = boxes + offset
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        if order.size == 1:
+            break
+        ious = box_iou(boxes[i:i + 1], boxes[order[1:]])[0]
+        order = order[1:][ious <= iou_threshold]
+    return np.asarray(keep, np.int64)
+
+
+def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
+    out = np.asarray(xyxy, np.float32).copy()
+    out[:, 0::2] = out[:, 0::2].clip(0, width)
+    out[:, 1::2] = out[:, 1::2].clip(0, height)
+    return out
+
+
+def expand_box(box: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """Grow an xyxy box by `margin` of its size on each side, clipped to the image; integer pixels."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
+    return (max(0, int(np.floor(x1 - mw))), max(0, int(np.floor(y1 - mh))),
+            min(width, int(np.ceil(x2 + mw))), min(height, int(np.ceil(y2 + mh))))
+
+
+def with_empty_pose(persons: Detections, k: int = N_KEYPOINTS) -> Detections:
+    """The persons with zero keypoints and zero confidence: 'no pose found', never a guess."""
+    n = len(persons)
+    return persons.with_(keypoints=np.zeros((n, k, 2), np.float32), keypoint_conf=np.zeros((n, k), np.float32))

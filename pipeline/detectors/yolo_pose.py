@@ -1,0 +1,191 @@
+"""YOLO-pose (Ultralytics, 17 COCO keypoints) on TFLite or onnxruntime, one decoder for both.
+
+Both exports give [1, 56, N]: cx, cy, w, h, the person score, then 17 x (x, y,
+visibility), with no NMS. ONNX gives coordinates in input pixels; the TFLite export
+gives them as fractions of the input size (detected and scaled here). Only the runtime call differs (NHWC for TFLite,
+NCHW for ONNX), so the decoder is shared.
+
+As a PoseEstimator it works in one of three modes, chosen by measurement on real
+CCTV (see `counterwatch bench models` and models/README.md):
+- "frame": one whole-frame pass, skeletons matched to the given person boxes by IoU.
+  One inference for everyone; misses small people.
+- "crops": one pass per person on a crop with a margin; small people come out big.
+- "hybrid" (default): a whole-frame pass, then a crop pass only for the persons the
+  whole frame did not give a skeleton to.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from pipeline.config.models import PoseConfig
+from pipeline.core.errors import ConfigError
+from pipeline.core.modelpath import resolve_model
+from pipeline.core.types import Detections, Frame
+from pipeline.detectors.base import (
+    N_KEYPOINTS,
+    box_iou,
+    clip_boxes,
+    cxcywh_to_xyxy,
+    expand_box,
+    letterbox,
+    nms,
+    with_empty_pose,
+)
+from pipeline.detectors.registry import pose_backend
+
+PoseMode = Literal["frame", "crops", "hybrid"]
+
+
+class _TFLiteRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self.it = Interpreter(model_path=str(path), num_threads=threads)
+            self.it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ConfigError(f"model file {path} could not be loaded by LiteRT: {str(exc).splitlines()[0]}") from exc
+        inp = self.it.get_input_details()[0]
+        self.in_index = inp["index"]
+        self.out_index = self.it.get_output_details()[0]["index"]
+        _, h, w, c = (int(v) for v in inp["shape"])
+        if c != 3:
+            raise ConfigError(f"model file {path}: expected an NHWC image input [1, h, w, 3], got {inp['shape']}")
+        self.input_size = (h, w)
+
+    def __call__(self, rgb01: np.ndarray) -> np.ndarray:
+        self.it.set_tensor(self.in_index, rgb01[None])
+        self.it.invoke()
+        return self.it.get_tensor(self.out_index)[0]
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        from pipeline.detectors.yolo_onnx import _session, parse_imgsz
+
+        self.session = _session(path, threads)
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        hw = inp.shape[2:]
+        meta = parse_imgsz(self.session.get_modelmeta().custom_metadata_map.get("imgsz"))
+        self.input_size = tuple(hw) if all(isinstance(v, int) and v > 0 for v in hw) else (meta or (640, 640))
+
+    def __call__(self, rgb01: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: rgb01.transpose(2, 0, 1)[None]})[0][0]
+
+
+class YoloPoseModel:
+    """Multi-person YOLO-pose: image -> boxes, scores and COCO-17 keypoints in image pixels."""
+
+    def __init__(self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5,
+                 threads: int = 2) -> None:
+        self.path = resolve_model(str(model), what="pose model")
+        self.conf_threshold = float(conf_threshold)
+        self.iou_threshold = float(iou_threshold)
+        suffix = self.path.suffix.lower()
+        if suffix == ".tflite":
+            self.runner: _TFLiteRunner | _OnnxRunner = _TFLiteRunner(self.path, threads)
+        elif suffix == ".onnx":
+            self.runner = _OnnxRunner(self.path, threads)
+        else:
+            raise ConfigError(f"models.pose.model: {self.path.name} is neither .tflite nor .onnx "
+                              f"(yolo_pose runs Ultralytics YOLO-pose exports)")
+        self.input_size = self.runner.input_size
+
+    def infer(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """BGR image -> xyxy (n,4), score (n,), keypoints (n,17,2), keypoint_conf (n,17), best first."""
+        boxed, lb = letterbox(image, self.input_size)
+        rgb = cv2.cvtColor(boxed, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+        out = np.asarray(self.runner(rgb))  # (56, N)
+        if out.shape[0] != 5 + 3 * N_KEYPOINTS:
+            raise ConfigError(f"model file {self.path}: output has {out.shape[0]} rows, expected 56 "
+                              f"(a 17-keypoint YOLO-pose export)")
+        pred = out.T
+        keep = pred[:, 4] >= self.conf_threshold
+        pred = pred[keep].copy()
+        if len(pred) and float(np.abs(pred[:, :4]).max()) <= 1.5:
+            # Ultralytics TFLite exports give coordinates as fractions of the input, ONNX in pixels.
+            ih, iw = self.input_size
+            pred[:, [0, 2]] *= iw
+            pred[:, [1, 3]] *= ih
+            pred[:, 5::3] *= iw
+            pred[:, 6::3] *= ih
+        xyxy = cxcywh_to_xyxy(pred[:, :4])
+        idx = nms(xyxy, pred[:, 4], self.iou_threshold)
+        pred, xyxy = pred[idx], xyxy[idx]
+        kp = pred[:, 5:].reshape(-1, N_KEYPOINTS, 3)
+        h, w = image.shape[:2]
+        pts = lb.to_image(kp[:, :, :2])
+        return clip_boxes(lb.to_image(xyxy), w, h), pred[:, 4].astype(np.float32), pts, kp[:, :, 2].astype(np.float32)
+
+
+def _match(person_xyxy: np.ndarray, pose_xyxy: np.ndarray, min_iou: float) -> np.ndarray:
+    """Greedy one-to-one match by IoU; -1 where a person has no skeleton."""
+    out = np.full(len(person_xyxy), -1, np.int64)
+    if len(person_xyxy) == 0 or len(pose_xyxy) == 0:
+        return out
+    iou = box_iou(person_xyxy, pose_xyxy)
+    while True:
+        i, j = np.unravel_index(int(iou.argmax()), iou.shape)
+        if iou[i, j] < min_iou:
+            break
+        out[i] = j
+        iou[i, :] = -1
+        iou[:, j] = -1
+    return out
+
+
+class YoloPoseEstimator:
+    """PoseEstimator over a YoloPoseModel; see the module docstring for the modes."""
+
+    def __init__(self, model: YoloPoseModel, *, mode: PoseMode = "hybrid", margin: float = 0.15,
+                 min_iou: float = 0.3) -> None:
+        self.model = model
+        self.mode = mode
+        self.margin = margin
+        self.min_iou = min_iou
+
+    def _crop_pose(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        h, w = image.shape[:2]
+        x1, y1, x2, y2 = expand_box(box, self.margin, w, h)
+        if x2 - x1 < 4 or y2 - y1 < 4:
+            return None
+        bx, sc, kp, kc = self.model.infer(image[y1:y2, x1:x2])
+        if not len(bx):
+            return None
+        local = np.asarray(box, np.float32) - np.array([x1, y1, x1, y1], np.float32)
+        iou = box_iou(local[None], bx)[0]
+        j = int(np.argmax(iou + 1e-3 * sc))  # the skeleton that is this person, not a neighbour in the margin
+        if iou[j] < self.min_iou:
+            return None
+        return kp[j] + np.array([x1, y1], np.float32), kc[j]
+
+    def estimate(self, frame: Frame, persons: Detections) -> Detections:
+        out = with_empty_pose(persons)
+        if len(persons) == 0:
+            return out
+        kps, kcs = out.keypoints.copy(), out.keypoint_conf.copy()
+        missing = np.ones(len(persons), bool)
+        if self.mode in ("frame", "hybrid"):
+            bx, _, kp, kc = self.model.infer(frame.image)
+            match = _match(persons.xyxy, bx, self.min_iou)
+            hit = match >= 0
+            kps[hit], kcs[hit] = kp[match[hit]], kc[match[hit]]
+            missing = ~hit
+        if self.mode in ("crops", "hybrid"):
+            for i in np.flatnonzero(missing):
+                got = self._crop_pose(frame.image, persons.xyxy[i])
+                if got is not None:
+                    kps[i], kcs[i] = got
+        return out.with_(keypoints=kps.astype(np.float32), keypoint_conf=kcs.astype(np.float32))
+
+
+@pose_backend("yolo_pose")
+def build(cfg: PoseConfig) -> YoloPoseEstimator:
+    model = YoloPoseModel(cfg.model, conf_threshold=cfg.conf_threshold, threads=getattr(cfg, "threads", 2))
+    return YoloPoseEstimator(model, mode=getattr(cfg, "mode", "hybrid"))
