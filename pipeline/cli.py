@@ -19,6 +19,10 @@ from pipeline.core.errors import CounterwatchError
 # Modules that contribute subcommands (each has add_parser(subparsers)).
 COMMAND_MODULES = [
     "pipeline.commands.config_cmd",
+    "pipeline.commands.models_cmd",
+    "pipeline.commands.bench_models",
+    "pipeline.commands.analyze_cmd",
+    "pipeline.commands.samples_cmd",
 ]
 
 

@@ -144,6 +144,7 @@ class AnalysisConfig(StrictModel):
     fps: float = Field(2.0, gt=0, le=60, description="Analysed frames per second")
     pre_roll_s: float = Field(5.0, ge=0, le=120)
     post_roll_s: float = Field(5.0, ge=0, le=120)
+    max_clip_s: float = Field(60.0, ge=5, le=3600, description="A clip of a long event is cut after this long")
     clip_fps: float = Field(10.0, gt=0, le=60, description="Frame rate of evidence clips")
     clip_max_width: int = Field(960, ge=160, le=3840, description="Evidence clips are scaled down to this width")
     track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")

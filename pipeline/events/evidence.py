@@ -1,0 +1,109 @@
+"""Evidence for each event: an annotated snapshot at its start and an H.264 clip with pre/post-roll.
+
+Driven per analysed frame by the caller (after the rules ran), so the frame that
+started an event is already in the clip's ring buffer. Customers are blurred.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core.errors import OutputError
+from pipeline.core.types import Event, Frame
+from pipeline.events.clips import ClipRecorder
+from pipeline.events.snapshot import render_snapshot, write_snapshot
+from pipeline.events.store import EventStore
+from pipeline.rules.articles import ARTICLES
+from pipeline.rules.base import RULES
+from pipeline.scene.assign import SceneAssigner
+
+log = logging.getLogger(__name__)
+
+
+def customer_face_boxes(res: Any) -> list[np.ndarray]:
+    """Upper third of each customer's box: where the face is."""
+    boxes = []
+    for p in res.facts.persons:
+        if p.role == "customer":
+            x1, y1, x2, y2 = p.xyxy
+            boxes.append(np.array([x1, y1, x2, y1 + (y2 - y1) / 3], np.float32))
+    return boxes
+
+
+class EvidenceRecorder:
+    def __init__(self, out_dir: Path, cfg: SiteConfig, camera: CameraConfig, store: EventStore):
+        self.out_dir = out_dir
+        self.cfg, self.camera, self.store = cfg, camera, store
+        self.assigner = SceneAssigner(camera)
+        a = cfg.analysis
+        self.blur = a.blur_customers
+        for sub in ("clips", "snapshots"):
+            try:
+                (out_dir / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{out_dir / sub}: cannot create folder ({exc.strerror})") from None
+        self.clips = ClipRecorder(out_dir / "clips", pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,
+                                  clip_fps=a.clip_fps, max_width=a.clip_max_width, on_clip=self._clip_done,
+                                  max_clip_s=a.max_clip_s)
+        self._paths: dict[str, dict[str, str]] = {}
+
+    def paths_of(self, event_id: str) -> dict[str, str]:
+        return self._paths.get(event_id, {})
+
+    def on_frame(self, frame: Frame, res: Any) -> None:
+        blur = customer_face_boxes(res) if self.blur else []
+        self.clips.push(frame, blur_boxes=blur)
+        for ev in res.events:
+            if ev.state == "start":
+                self._start(ev, frame, res, blur)
+            elif ev.state == "end":
+                self.on_event_end(ev)
+
+    def on_event_end(self, ev: Event) -> None:
+        self.clips.stop(ev.event_id, ev.end_s if ev.end_s is not None else ev.start_s)
+
+    def close(self) -> None:
+        self.clips.close()
+
+    def _start(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> None:
+        rel_clip = f"clips/{ev.event_id}.mp4"
+        rel_snap = f"snapshots/{ev.event_id}.jpg"
+        self._paths[ev.event_id] = {"clip": rel_clip, "snapshot": rel_snap}
+        self.clips.start(ev.event_id, ev.start_s)
+        try:
+            img = self._annotate(ev, frame, res, blur)
+            write_snapshot(self.out_dir / rel_snap, img)
+            self.store.set_evidence(ev.event_id, snapshot=rel_snap, clip=rel_clip, status="pending")
+        except OutputError as exc:
+            log.error("camera %s: %s", self.camera.id, exc)
+            self.store.set_evidence(ev.event_id, clip=rel_clip, status="pending")
+
+    def _annotate(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> np.ndarray:
+        size = (frame.width, frame.height)
+        zp = self.assigner.zones_px(size)
+        zones: dict[str, list[np.ndarray]] = {"seat": [], "desk": [], "customer": [],
+                                              "waiting": list(zp["waiting"]), "staff_area": list(zp["staff_area"])}
+        for pz in zp["posts"].values():
+            for k, poly in pz.items():
+                zones[k].append(poly)
+        persons = [(p.xyxy, f"{p.role}{' ' + p.post_id if p.post_id else ''} #{p.track_id}", p.role,
+                    p.keypoints, p.keypoint_conf) for p in res.facts.persons]
+        objects = [(o.xyxy, f"{o.class_name} {o.confidence:.2f}") for o in res.facts.objects]
+        rule = RULES.get(ev.rule_id)
+        art = ARTICLES.get(ev.article)
+        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {ev.post_id or ''}"
+        title_en = f"{rule.name_en if rule else ev.rule_id} · {art.title_en if art else ev.article}"
+        return render_snapshot(frame, zones=zones, persons=persons, objects=objects,
+                               highlight_track_ids=set(ev.track_ids), title_zh=title_zh, title_en=title_en,
+                               blur_boxes=blur)
+
+    def _clip_done(self, event_id: str, relpath: str | None, status: str, duration_s: float | None) -> None:
+        clip = f"clips/{Path(relpath).name}" if relpath else None
+        self.store.set_evidence(event_id, clip=clip, status=status, duration_s=duration_s)
+        if clip:
+            self._paths.setdefault(event_id, {})["clip"] = clip

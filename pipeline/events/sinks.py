@@ -1,0 +1,130 @@
+"""Event sinks used by `analyze` and `run`: database, events.jsonl, presence intervals.
+
+Each event is committed to the database the moment it starts (crash safety) and
+then printed; events.jsonl gets one line per finished event, flushed at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from pipeline.core.errors import OutputError
+from pipeline.core.types import Event, Frame
+from pipeline.events.store import EventStore
+from pipeline.scene.facts import SceneFacts
+
+
+def event_json(ev: Event, *, camera_id: str | None = None, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
+    ev_evidence = {**ev.evidence, **(evidence or {})}
+    return {
+        "event_id": ev.event_id, "rule_id": ev.rule_id, "article": ev.article,
+        "site_id": ev.site_id, "camera_id": camera_id or ev.source_id, "post_id": ev.post_id,
+        "track_ids": list(ev.track_ids), "state": ev.state, "severity": ev.severity,
+        "start_s": round(ev.start_s, 3), "end_s": None if ev.end_s is None else round(ev.end_s, 3),
+        "wall_start": None if ev.wall_start is None else dt.datetime.fromtimestamp(ev.wall_start).isoformat(),
+        "score": round(float(ev.score), 3),
+        "clip": ev_evidence.get("clip"), "snapshot": ev_evidence.get("snapshot"),
+        "details": ev.details,
+    }
+
+
+class StoreSink:
+    """Writes every state of every event to the database (insert on start, update after)."""
+
+    def __init__(self, store: EventStore, *, source: str = "live", recording: str | None = None,
+                 on_committed: Callable[[Event], None] | None = None):
+        self.store, self.source, self.recording = store, source, recording
+        self.on_committed = on_committed
+
+    def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
+        self.store.record_event(event, source=self.source, recording=self.recording)
+        if self.on_committed is not None:
+            self.on_committed(event)
+
+
+class JsonlSink:
+    """Appends finished events to events.jsonl (flushed and fsynced per line)."""
+
+    def __init__(self, path: Path, evidence_of: Callable[[str], dict[str, str]] | None = None):
+        self.path = path
+        self.evidence_of = evidence_of or (lambda _id: {})
+        try:
+            self._fh = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot write events file ({exc.strerror})") from None
+
+    def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
+        if event.state != "end":
+            return
+        line = json.dumps(event_json(event, evidence=self.evidence_of(event.event_id)), ensure_ascii=False)
+        try:
+            self._fh.write(line + "\n")
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+        except OSError as exc:
+            raise OutputError(f"{self.path}: cannot write events file ({exc.strerror})") from None
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class PresenceRecorder:
+    """Per-post presence intervals (present / absent / unknown), written to the store in batches."""
+
+    def __init__(self, store: EventStore, *, camera_id: str, site_id: str, source: str,
+                 wall_at: Callable[[float], dt.datetime | None], recording: str | None = None,
+                 flush_every_s: float = 60.0):
+        self.store, self.camera_id, self.site_id, self.source = store, camera_id, site_id, source
+        self.wall_at, self.recording, self.flush_every_s = wall_at, recording, flush_every_s
+        self._open: dict[str, list[Any]] = {}  # post -> [state, start_s, last_s]
+        self._pending: list[dict[str, Any]] = []
+        self._last_flush: float | None = None
+
+    def observe(self, facts: SceneFacts) -> None:
+        t = facts.t
+        for post_id, pf in facts.posts.items():
+            state = "present" if pf.staff_present else "absent"
+            self._note(post_id, state, t)
+        if not facts.online:
+            for post_id in list(self._open):
+                self._note(post_id, "unknown", t)
+        if self._last_flush is None:
+            self._last_flush = t
+        elif t - self._last_flush >= self.flush_every_s:
+            self.flush(t, final=False)
+
+    def _note(self, post_id: str, state: str, t: float) -> None:
+        cur = self._open.get(post_id)
+        if cur is None:
+            self._open[post_id] = [state, t, t]
+        elif cur[0] == state:
+            cur[2] = t
+        else:
+            self._close(post_id, cur, t)
+            self._open[post_id] = [state, t, t]
+
+    def _close(self, post_id: str, cur: list[Any], end: float) -> None:
+        state, start, _ = cur
+        if end <= start:
+            return
+        self._pending.append({
+            "site_id": self.site_id, "source": self.source, "camera_id": self.camera_id, "post_id": post_id,
+            "state": state, "start_s": start, "end_s": end,
+            "wall_start": self.wall_at(start), "wall_end": self.wall_at(end), "recording": self.recording,
+        })
+
+    def flush(self, t: float, final: bool = True) -> None:
+        """Write closed intervals; open ones are cut at t and continue (unless final)."""
+        for post_id, cur in list(self._open.items()):
+            self._close(post_id, [cur[0], cur[1], cur[2]], t)
+            if final:
+                del self._open[post_id]
+            else:
+                self._open[post_id] = [cur[0], t, t]
+        self.store.add_presence(self._pending)
+        self._pending = []
+        self._last_flush = t
