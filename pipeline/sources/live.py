@@ -110,8 +110,15 @@ class LiveSource(Source):
         with self._cond:
             total = self._dropped + self._delivered
             age = None if self._last_frame_wall is None else time.time() - self._last_frame_wall
-            return LiveStats(self._state, self._received, self._delivered, self._dropped, self._reconnects,
-                             self._dropped / total if total else 0.0, age)
+            return LiveStats(
+                self._state,
+                self._received,
+                self._delivered,
+                self._dropped,
+                self._reconnects,
+                self._dropped / total if total else 0.0,
+                age,
+            )
 
     def next_frame(self, timeout_s: float | None = None) -> Frame | None:
         """The next sampled frame, or None after timeout_s (or once closed)."""
@@ -151,8 +158,12 @@ class LiveSource(Source):
         if isinstance(self.target, int) or (isinstance(self.target, str) and self.target.startswith("/dev/")):
             cap = cv2.VideoCapture(self.target)
         else:
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout_s * 1000),
-                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_timeout_s * 1000)]
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                int(self.open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                int(self.stall_timeout_s * 1000),
+            ]
             with _ENV_LOCK:
                 previous = os.environ.get(_FFMPEG_OPTIONS_ENV)
                 if self.rtsp_transport:

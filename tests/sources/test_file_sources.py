@@ -19,8 +19,22 @@ DESK = "dev/desk_videos/lintasartasolutions__cctv_region_counter/Office_CCTV.mp4
 def _container_times(path) -> np.ndarray:
     """Frame timestamps as ffprobe reads them from the container (independent of OpenCV)."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
-         "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return np.sort(np.array([float(x.strip().strip(",")) for x in out.split() if x.strip().strip(",")]))
 
 
@@ -83,8 +97,25 @@ def test_truncated_file_yields_frames_or_names_the_file(data_dir, tmp_path):
 def test_truncated_faststart_copy_yields_its_frames(data_dir, tmp_path):
     """With the index at the front, 40 % of the bytes still decode: frames up to the cut, then a clean stop."""
     full = tmp_path / "fs.mp4"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(data_dir / DESK), "-t", "20", "-an", "-c", "copy",
-                    "-movflags", "+faststart", str(full)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(data_dir / DESK),
+            "-t",
+            "20",
+            "-an",
+            "-c",
+            "copy",
+            "-movflags",
+            "+faststart",
+            str(full),
+        ],
+        check=True,
+    )
     cut = tmp_path / "fs_cut.mp4"
     cut.write_bytes(full.read_bytes()[: int(full.stat().st_size * 0.4)])
     with open_source(cut, camera_id="cam7", fps=2.0) as src:
@@ -93,8 +124,10 @@ def test_truncated_faststart_copy_yields_its_frames(data_dir, tmp_path):
     assert frames[-1].timestamp_s < 20 * 0.6
 
 
-@pytest.mark.parametrize("content, name", [(b"this is not a video\n" * 50, "notes.mp4"), (b"", "empty.mov"),
-                                           (b"\x00\x01garbage" * 1000, "noise.avi")])
+@pytest.mark.parametrize(
+    "content, name",
+    [(b"this is not a video\n" * 50, "notes.mp4"), (b"", "empty.mov"), (b"\x00\x01garbage" * 1000, "noise.avi")],
+)
 def test_non_video_file_raises_source_error(tmp_path, content, name):
     bad = tmp_path / name
     bad.write_bytes(content)
