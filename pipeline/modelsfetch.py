@@ -1,0 +1,178 @@
+"""Model manifest, download and verification (`counterwatch models ...`).
+
+Downloads are explicit (a person runs `models fetch`); nothing in the pipeline or the
+tests fetches silently. A download goes to a hidden temporary file next to the
+target, is checked against the manifest's sha256 and only then renamed into place,
+so an interrupted or corrupted download never leaves a file that looks usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline.core.errors import ConfigError, ModelNotFoundError
+from pipeline.core.modelpath import PROJECT_MODELS, models_dirs
+
+MANIFEST = PROJECT_MODELS / "manifest.yaml"
+_CHUNK = 1 << 16
+
+
+class FetchError(ModelNotFoundError):
+    """A model could not be downloaded or did not verify."""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    file: str
+    url: str
+    sha256: str | None
+    license: str
+    source: str
+    kind: str = "detector"
+    input: str = ""
+    notes: str = ""
+    export: str | None = None
+    also_accepted_sha256: tuple[str, ...] = field(default_factory=tuple)
+
+    def accepts(self, digest: str) -> bool:
+        return digest == self.sha256 or digest in self.also_accepted_sha256
+
+
+_REQUIRED = ("name", "file", "url", "license", "source")
+_FIELDS = set(ModelEntry.__dataclass_fields__)
+
+
+def load_manifest(path: str | Path = MANIFEST) -> list[ModelEntry]:
+    """Parse models/manifest.yaml; errors name the file, the entry and the field."""
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"model manifest {p} not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"model manifest {p}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("models"), list):
+        raise ConfigError(f"model manifest {p}: expected a mapping with a 'models' list")
+    out: list[ModelEntry] = []
+    for i, item in enumerate(raw["models"]):
+        where = f"model manifest {p} models[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: expected a mapping")
+        where = f"{where} ({item.get('name', '?')})"
+        for key in _REQUIRED:
+            if not item.get(key):
+                raise ConfigError(f"{where}: field {key!r} is required")
+        unknown = set(item) - _FIELDS
+        if unknown:
+            raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+        sha = item.get("sha256")
+        for s in [sha, *item.get("also_accepted_sha256", [])]:
+            if s is not None and (len(str(s)) != 64 or any(c not in "0123456789abcdef" for c in str(s))):
+                raise ConfigError(f"{where}: field 'sha256': {s!r} is not 64 lowercase hex digits")
+        item = dict(item)
+        item["also_accepted_sha256"] = tuple(item.get("also_accepted_sha256", []))
+        out.append(ModelEntry(**item))
+    names = [e.name for e in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"model manifest {p}: name(s) {', '.join(dup)} appear more than once")
+    return out
+
+
+def find_entry(entries: list[ModelEntry], name: str) -> ModelEntry:
+    for e in entries:
+        if name in (e.name, e.file):
+            return e
+    raise ConfigError(f"model {name!r} is not in the manifest (known: {', '.join(e.name for e in entries)})")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def locate(entry: ModelEntry) -> Path | None:
+    """Where the model is found in the models directories, or None."""
+    for d in models_dirs():
+        cand = d / entry.file
+        if cand.is_file():
+            return cand
+    return None
+
+
+def default_dest() -> Path:
+    env = os.environ.get("COUNTERWATCH_MODELS_DIR")
+    return Path(env) if env else PROJECT_MODELS
+
+
+def fetch(entry: ModelEntry, dest: Path, *, progress: bool = True, timeout_s: float = 30.0,
+          force: bool = False) -> tuple[Path, str]:
+    """Download `entry` into `dest`, verify its sha256, rename into place. Returns (path, sha256).
+
+    An existing file that verifies is kept (no download) unless `force`.
+    """
+    dest = Path(dest)
+    target = dest / entry.file
+    if target.is_file() and not force:
+        digest = sha256_file(target)
+        if entry.sha256 is None or entry.accepts(digest):
+            return target, digest
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchError(f"cannot create models folder {dest}: {exc.strerror}") from None
+    tmp = dest / f".{entry.file}.part"
+    h = hashlib.sha256()
+    try:
+        req = urllib.request.Request(entry.url, headers={"User-Agent": "counterwatch-models-fetch"})
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp, open(tmp, "wb") as out:
+            total = int(resp.headers.get("Content-Length") or 0) or None
+            bar = None
+            if progress:
+                from tqdm import tqdm
+
+                bar = tqdm(total=total, unit="B", unit_scale=True, desc=entry.file, leave=False)
+            try:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
+                if bar is not None:
+                    bar.close()
+    except urllib.error.HTTPError as exc:
+        tmp.unlink(missing_ok=True)
+        raise FetchError(f"download of {entry.name} from {entry.url} failed: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(
+            f"could not download {entry.name} from {entry.url} ({reason}); this machine may be offline: "
+            f"copy {entry.file} into {dest} by hand"
+            + (f" (sha256 {entry.sha256})" if entry.sha256 else "")
+        ) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    digest = h.hexdigest()
+    if entry.sha256 is not None and not entry.accepts(digest):
+        tmp.unlink(missing_ok=True)
+        raise FetchError(
+            f"download of {entry.name} from {entry.url} has sha256 {digest}, but models/manifest.yaml expects "
+            f"{entry.sha256}; the file was not kept"
+        )
+    os.replace(tmp, target)
+    return target, digest
