@@ -21,8 +21,6 @@ COMMAND_MODULES = [
     "pipeline.commands.config_cmd",
     "pipeline.commands.models_cmd",
     "pipeline.commands.bench_models",
-    "pipeline.commands.models_cmd",
-    "pipeline.commands.bench_models",
     "pipeline.commands.analyze_cmd",
     "pipeline.commands.samples_cmd",
 ]
