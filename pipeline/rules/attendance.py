@@ -1,0 +1,335 @@
+"""Attendance (第五十一条) and closing-time service (第三十一条).
+
+Lateness and early leave are mostly a daily computation over presence intervals:
+`attendance_from_presence` is the pure function behind the nightly report. The
+live rule `attendance.late_early` raises what can be known on the spot: nobody at
+the post once the shift has started (late), and the post left for good before the
+shift ended (known when the wall clock passes the shift end). `service.closing_leave`
+watches the minutes around closing: customers still waiting and the staff gone.
+
+Presence is per post (nobody is identified by face). Camera outage time is
+"unknown": it never proves lateness nor presence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field
+
+from pipeline.config.rule_params import RuleParams, TimeWindow
+from pipeline.core.types import Event, new_event_id
+from pipeline.rules.base import Finding, Rule, register
+from pipeline.scene.facts import SceneFacts
+
+SEV = "^(info|low|medium|high)$"
+ARRIVE_BEFORE_S = 600.0  # 第五十一条: 上班前十分钟到达工作岗位
+
+Interval = tuple  # (start: datetime, end: datetime[, state: "present"|"absent"|"unknown"])
+Shift = tuple[dt.time, dt.time] | TimeWindow | tuple[str, str]
+
+
+def _hhmm(day: dt.date, v: dt.time | str) -> dt.datetime:
+    base = dt.datetime.combine(day, dt.time())
+    if isinstance(v, dt.time):
+        return base.replace(hour=v.hour, minute=v.minute, second=v.second)
+    h, m = str(v).split(":")
+    return base + dt.timedelta(hours=int(h), minutes=int(m))
+
+
+def shift_bounds(shift: Shift, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Shift start/end on `day` as datetimes ('24:00' is the next midnight)."""
+    start, end = (shift.start, shift.end) if isinstance(shift, TimeWindow) else shift
+    return _hhmm(day, start), _hhmm(day, end)
+
+
+@dataclass
+class AttendanceRow:
+    """One subject's (post or staff) day against its shift. Times are local wall clock."""
+
+    subject: str
+    day: dt.date
+    shift_start: dt.datetime
+    shift_end: dt.datetime
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    arrived_early_enough: bool | None  # at the post ARRIVE_BEFORE_S before the shift (None: unknown)
+    late_s: float | None  # 0 = on time; None = cannot judge (outage before the first presence)
+    early_leave_s: float | None  # 0 = stayed; None = cannot judge (outage after the last presence)
+    flags: list[str] = field(default_factory=list)  # late, early_leave, absent, not_early_enough, unknown
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("day", "shift_start", "shift_end", "first_seen", "last_seen"):
+            d[k] = None if d[k] is None else d[k].isoformat()
+        return d
+
+
+def _norm(intervals: Iterable[Interval]) -> list[tuple[dt.datetime, dt.datetime, str]]:
+    out = []
+    for iv in intervals:
+        s, e = iv[0], iv[1]
+        state = iv[2] if len(iv) > 2 else "present"
+        if e > s:
+            out.append((s, e, state))
+    return sorted(out)
+
+
+def _overlaps(ivs: list, state: str, a: dt.datetime, b: dt.datetime) -> bool:
+    return any(st == state and s < b and e > a for s, e, st in ivs)
+
+
+def _one(subject: str, intervals: Iterable[Interval], shift: Shift, day: dt.date, arrive_before_s: float,
+         grace_s: float, min_presence_s: float) -> AttendanceRow:
+    start, end = shift_bounds(shift, day)
+    lo, hi = dt.datetime.combine(day, dt.time()), dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1)
+    ivs = [(max(s, lo), min(e, hi), st) for s, e, st in _norm(intervals) if e > lo and s < hi]
+    present = [(s, e) for s, e, st in ivs if st == "present" and (e - s).total_seconds() >= min_presence_s]
+    row = AttendanceRow(subject, day, start, end, None, None, None, None, None)
+    if not present:
+        row.flags.append("unknown" if _overlaps(ivs, "unknown", start, end) else "absent")
+        return row
+    first, last = min(s for s, _ in present), max(e for _, e in present)
+    row.first_seen, row.last_seen = first, last
+    grace = dt.timedelta(seconds=grace_s)
+    # Lateness is proven only by seen absence: an outage before the first presence makes it unknown.
+    if first <= start + grace:
+        row.late_s = 0.0
+    elif _overlaps(ivs, "unknown", start, first):
+        row.late_s = None
+    else:
+        row.late_s = (first - start).total_seconds()
+        row.flags.append("late")
+    need = start - dt.timedelta(seconds=arrive_before_s)
+    if first <= need:
+        row.arrived_early_enough = True
+    elif _overlaps(ivs, "unknown", need, first):
+        row.arrived_early_enough = None
+    else:
+        row.arrived_early_enough = False
+        if "late" not in row.flags:
+            row.flags.append("not_early_enough")
+    if last >= end - grace:
+        row.early_leave_s = 0.0
+    elif _overlaps(ivs, "unknown", last, end):
+        row.early_leave_s = None
+    else:
+        row.early_leave_s = (end - last).total_seconds()
+        row.flags.append("early_leave")
+    return row
+
+
+def attendance_from_presence(
+    intervals: Sequence[Interval] | Mapping[str, Sequence[Interval]],
+    shift: Shift | Mapping[str, Shift],
+    day: dt.date,
+    *,
+    arrive_before_s: float = ARRIVE_BEFORE_S,
+    grace_s: float = 0.0,
+    min_presence_s: float = 60.0,
+) -> list[AttendanceRow]:
+    """First/last presence of each subject against its shift on `day` (第五十一条).
+
+    intervals: (start, end[, state]) wall-clock tuples for one subject, or a mapping
+    subject -> such tuples (state present/absent/unknown as in the presence table;
+    two-tuples mean present). shift: one shift for all, or a mapping subject -> shift.
+    Presence shorter than min_presence_s (someone passing through the seat) is ignored.
+    """
+    by_subject = intervals if isinstance(intervals, Mapping) else {"": intervals}
+    rows = []
+    for subject, ivs in by_subject.items():
+        sh = shift.get(subject) if isinstance(shift, Mapping) else shift
+        if sh is None:
+            continue
+        rows.append(_one(subject, ivs, sh, day, arrive_before_s, grace_s, min_presence_s))
+    return rows
+
+
+def post_shift(ctx: Any, post_id: str, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+    """The shift a post is staffed for: its roster staff's own shift, else the site's opening hours."""
+    roster = getattr(ctx, "roster", None)
+    if roster is not None:
+        spans = [shift_bounds(s.shift, day) for s in roster.staff
+                 if s.post == post_id and s.shift is not None and not roster.on_leave(s.id, day)]
+        if spans:
+            return min(a for a, _ in spans), max(b for _, b in spans)
+    site = getattr(ctx, "site", None)
+    if site is None:
+        return None
+    from pipeline.core.hours import closing_time, opening_time  # late import: hours imports the config models
+
+    a, b = opening_time(site, day), closing_time(site, day)
+    return (a, b) if a is not None and b is not None else None
+
+
+@dataclass
+class _PostDay:
+    shift: tuple[dt.datetime, dt.datetime]
+    first_wall: dt.datetime | None = None
+    last_wall: dt.datetime | None = None
+    last_t: float | None = None
+    early_done: bool = False
+
+
+class LateEarlyParams(RuleParams):
+    min_duration_s: float = Field(0.0, ge=0, le=86400, description="Nobody at the post this long after the grace: late")
+    clear_after_s: float = Field(0.0, ge=0, le=3600, description="The late event ends when someone arrives")
+    cooldown_s: float = Field(0.0, ge=0, le=86400, description="Quiet time after an event ends")
+    active: Literal["opening_hours", "always"] | list[TimeWindow] = Field(
+        "always", description="Attendance uses each post's own shift, so it is on at all hours by default")
+    skip_breaks: bool = Field(False, description="Breaks do not pause attendance")
+    late_grace_s: float = Field(0.0, ge=0, le=7200, description="Arriving within this much after shift start is on time")
+    early_grace_s: float = Field(0.0, ge=0, le=7200, description="Leaving within this much before shift end is on time")
+    min_presence_s: float = Field(60.0, ge=0, le=3600,
+                                  description="Presence shorter than this (passing through) is not arrival (daily report)")
+
+
+@register
+class LateEarly(Rule):
+    """Late: the shift has started and nobody has been at the post today. Early leave: the post's last
+    presence was before the shift end, known once the wall clock passes the shift end."""
+
+    rule_id = "attendance.late_early"
+    article = "第五十一条"
+    name_zh = "迟到早退"
+    name_en = "Late arrival / early leave"
+    Params = LateEarlyParams
+
+    def __init__(self, params: LateEarlyParams, ctx: Any):
+        super().__init__(params, ctx)
+        self._days: dict[tuple[str, dt.date], _PostDay] = {}
+
+    def _state(self, post_id: str, day: dt.date) -> _PostDay | None:
+        st = self._days.get((post_id, day))
+        if st is None:
+            sh = post_shift(self.ctx, post_id, day)
+            if sh is None:
+                return None
+            st = self._days[(post_id, day)] = _PostDay(sh)
+        return st
+
+    def judge(self, facts: SceneFacts) -> list[Finding]:
+        if facts.wall is None:
+            return []
+        out = []
+        g = dt.timedelta(seconds=self.params.late_grace_s)
+        for post_id, pf in facts.posts.items():
+            st = self._state(post_id, facts.wall.date())
+            if st is None:
+                continue
+            start, end = st.shift
+            seen = st.first_wall is not None or pf.staff_present
+            cond = start + g <= facts.wall < end and not seen
+            late_s = max(0.0, (facts.wall - start).total_seconds())
+            out.append(Finding(("late", post_id, facts.wall.date()), cond, post_id=post_id,
+                               details={"kind": "late", "shift_start": start.isoformat(timespec="minutes"),
+                                        "late_s": round(late_s, 1)} if cond else {"kind": "late"}))
+        return out
+
+    def update(self, facts: SceneFacts) -> list[Event]:
+        if facts.wall is None or not facts.online:
+            return super().update(facts) if facts.wall is not None else []
+        day = facts.wall.date()
+        for post_id, pf in facts.posts.items():
+            st = self._state(post_id, day)
+            if st is not None and pf.staff_present:
+                st.first_wall = st.first_wall or facts.wall
+                st.last_wall, st.last_t = facts.wall, facts.t
+        out = super().update(facts)
+        out += self._early_leaves(facts)
+        for key in [k for k in self._days if k[1] < day - dt.timedelta(days=1)]:
+            del self._days[key]  # bounded: only today and yesterday are kept
+        return out
+
+    def _early_leaves(self, facts: SceneFacts) -> list[Event]:
+        out = []
+        g = dt.timedelta(seconds=self.params.early_grace_s)
+        for (post_id, day), st in self._days.items():
+            start, end = st.shift
+            if st.early_done or facts.wall < end:
+                continue
+            st.early_done = True
+            if st.last_wall is None or st.last_wall >= end - g or not self.enabled_for(post_id):
+                continue
+            early_s = (end - st.last_wall).total_seconds()
+            ev = Event(event_id=new_event_id(), rule_id=self.rule_id, article=self.article,
+                       source_id=facts.source_id, post_id=post_id, track_ids=(), state="start",
+                       severity=self.params.severity, start_s=st.last_t, end_s=None, score=1.0,  # type: ignore[arg-type]
+                       details={"kind": "early_leave", "early_leave_s": round(early_s, 1),
+                                "last_seen": st.last_wall.isoformat(timespec="seconds"),
+                                "shift_end": end.isoformat(timespec="minutes"), "day": day.isoformat()},
+                       site_id=self.ctx.site_id, wall_start=st.last_wall.timestamp())
+            out += [ev, ev.with_(state="end", end_s=facts.t)]
+        return out
+
+    @property
+    def state_size(self) -> int:
+        return len(self._dwell) + len(self._days)
+
+
+class ClosingLeaveParams(RuleParams):
+    min_duration_s: float = Field(30.0, ge=0, le=3600, description="Post empty with customers waiting this long")
+    clear_after_s: float = Field(10.0, ge=0, le=3600, description="Staff back (or nobody waiting) this long ends it")
+    cooldown_s: float = Field(300.0, ge=0, le=86400, description="Quiet time after an event ends")
+    severity: str = Field("high", pattern=SEV, description="Base severity")
+    active: Literal["opening_hours", "always"] | list[TimeWindow] = Field(
+        "always", description="The rule keeps its own window around closing time")
+    before_close_s: float = Field(900.0, ge=0, le=7200, description="Start watching this long before closing")
+    after_close_s: float | None = Field(None, ge=0, le=14400,
+                                        description="Stop watching this long after closing (default: site.closing_grace_s)")
+
+
+@register
+class ClosingLeave(Rule):
+    """Around closing time, customers still wait and the staff who were serving have left (第三十一条)."""
+
+    rule_id = "service.closing_leave"
+    article = "第三十一条"
+    name_zh = "未完成延时服务离岗"
+    name_en = "Left at closing with customers waiting"
+    Params = ClosingLeaveParams
+
+    def __init__(self, params: ClosingLeaveParams, ctx: Any):
+        super().__init__(params, ctx)
+        self._last_present: dict[str, dt.datetime] = {}
+
+    def _window(self, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:
+        site = getattr(self.ctx, "site", None)
+        if site is None:
+            return None
+        from pipeline.core.hours import closing_time  # late import: hours imports the config models
+
+        close = closing_time(site, day)
+        if close is None:
+            return None
+        after = self.params.after_close_s
+        after = float(getattr(site, "closing_grace_s", 900.0)) if after is None else after
+        return close - dt.timedelta(seconds=self.params.before_close_s), close + dt.timedelta(seconds=after)
+
+    def update(self, facts: SceneFacts) -> list[Event]:
+        if facts.wall is not None and facts.online:
+            for post_id, pf in facts.posts.items():
+                if pf.staff_present:
+                    self._last_present[post_id] = facts.wall
+        return super().update(facts)
+
+    def judge(self, facts: SceneFacts) -> list[Finding]:
+        if facts.wall is None:
+            return []
+        win = self._window(facts.wall.date())
+        if win is None:
+            return []
+        close = win[0] + dt.timedelta(seconds=self.params.before_close_s)
+        out = []
+        for post_id, pf in facts.posts.items():
+            waiting = facts.waiting_count + pf.customer_count
+            last = self._last_present.get(post_id)
+            left = not pf.staff_present and last is not None and last >= win[0]
+            cond = win[0] <= facts.wall <= win[1] and waiting > 0 and left
+            out.append(Finding(("post", post_id), cond, post_id=post_id,
+                               details={"customers_waiting": waiting, "closing": close.isoformat(timespec="minutes"),
+                                        "last_staff_seen": last.isoformat(timespec="seconds")} if cond else {}))
+        return out

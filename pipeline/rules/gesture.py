@@ -1,0 +1,172 @@
+"""Arm gestures forbidden when serving customers (第二十九条): arms crossed, chin propped, hands on hips.
+
+Each gesture is a relation between wrists, elbows and the body, measured in body
+scales. A gesture whose joints are not visible is None ("not visible").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pydantic import Field
+
+from pipeline.rules import measures as m
+from pipeline.rules.base import Finding, Rule, register
+from pipeline.rules.subjects import PoseParams, staff_poses, track_key
+from pipeline.scene.facts import SceneFacts
+
+SEV = "^(info|low|medium|high)$"
+SIDES = (("left", "right"), ("right", "left"))
+
+
+class _GestureRule(Rule):
+    """Loops over staff and delegates one skeleton to `measure`."""
+
+    def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
+        raise NotImplementedError
+
+    def judge(self, facts: SceneFacts) -> list[Finding]:
+        out = []
+        for person, pose, scale in staff_poses(facts, self.params.min_keypoint_conf):
+            kw: dict[str, Any] = {"post_id": person.post_id, "track_ids": (person.track_id,)}
+            if pose is None or scale is None:
+                out.append(Finding(track_key(person), None, **kw))
+                continue
+            cond, vals = self.measure(pose, scale)
+            out.append(Finding(track_key(person), cond, details=m.rounded(vals), **kw))
+        return out
+
+
+class ArmsCrossedParams(PoseParams):
+    min_duration_s: float = Field(5.0, ge=0, le=3600, description="Arms crossed this long before an event starts")
+    clear_after_s: float = Field(2.0, ge=0, le=600, description="Arms open this long ends the event")
+    cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
+    severity: str = Field("low", pattern=SEV, description="Base severity")
+    wrist_to_elbow_max: float = Field(0.6, ge=0, le=3,
+                                      description="Each wrist at most this far (body scales) from the opposite elbow")
+    chest_band: tuple[float, float] = Field(
+        (-0.2, 1.6), description="Wrists between these heights below the shoulder line (body scales): the chest")
+
+
+@register
+class ArmsCrossed(_GestureRule):
+    """Each wrist at the opposite elbow, across the chest (双手抱胸)."""
+
+    rule_id = "gesture.arms_crossed"
+    article = "第二十九条"
+    name_zh = "双手抱胸"
+    name_en = "Arms crossed"
+    Params = ArmsCrossedParams
+
+    def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
+        p = self.params
+        need = ("left_wrist", "right_wrist", "left_elbow", "right_elbow", "left_shoulder", "right_shoulder")
+        if not pose.ok(*need):
+            return None, {}
+        lw_re = m.norm_dist(pose, "left_wrist", "right_elbow", scale)
+        rw_le = m.norm_dist(pose, "right_wrist", "left_elbow", scale)
+        sh_y = m.shoulder_mid(pose)[1]
+        low, high = p.chest_band
+        wy = [(pose.pt(w)[1] - sh_y) / scale for w in ("left_wrist", "right_wrist")]
+        on_chest = all(low <= y <= high for y in wy)
+        cond = on_chest and lw_re <= p.wrist_to_elbow_max and rw_le <= p.wrist_to_elbow_max
+        return bool(cond), {"left_wrist_to_right_elbow": lw_re, "right_wrist_to_left_elbow": rw_le,
+                            "wrists_below_shoulder": float(np.mean(wy))}
+
+
+class ChinRestParams(PoseParams):
+    min_duration_s: float = Field(5.0, ge=0, le=3600, description="Chin propped this long before an event starts")
+    clear_after_s: float = Field(2.0, ge=0, le=600, description="Hand away this long ends the event")
+    cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
+    severity: str = Field("low", pattern=SEV, description="Base severity")
+    wrist_to_chin_max: float = Field(0.45, ge=0, le=3, description="Wrist at most this far from the chin (body scales)")
+    wrist_above_nose_max: float = Field(0.1, ge=0, le=2,
+                                        description="Wrist at most this far above the nose (body scales): below the nose")
+    elbow_below_wrist_min: float = Field(0.3, ge=0, le=3,
+                                         description="Elbow at least this much lower than the wrist (body scales): "
+                                                     "a propping forearm")
+
+
+@register
+class ChinRest(_GestureRule):
+    """A hand propping the chin (托腮): wrist at the chin below the nose, elbow lower.
+
+    A wrist nearer an ear than the chin is left out: that is a phone call, not a prop.
+    """
+
+    rule_id = "gesture.chin_rest"
+    article = "第二十九条"
+    name_zh = "托腮"
+    name_en = "Chin propped on a hand"
+    Params = ChinRestParams
+
+    def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
+        p = self.params
+        chin, nose = m.chin_point(pose, scale), pose.pt("nose")
+        if chin is None:
+            return None, {}
+        judged, hit, best = False, False, None
+        vals: dict[str, float | None] = {}
+        for side, _ in SIDES:
+            w, e = pose.pt(f"{side}_wrist"), pose.pt(f"{side}_elbow")
+            if w is None or e is None:
+                continue
+            judged = True
+            d_chin = float(np.hypot(*(w - chin))) / scale
+            ears = [m.point_dist(pose, f"{s}_ear", w, scale) for s, _ in SIDES]
+            d_ear = min([d for d in ears if d is not None], default=np.inf)
+            elbow_lower = (e[1] - w[1]) / scale
+            above_nose = (nose[1] - w[1]) / scale
+            ok = (d_chin <= p.wrist_to_chin_max and above_nose <= p.wrist_above_nose_max
+                  and elbow_lower >= p.elbow_below_wrist_min and d_chin < d_ear)
+            hit = hit or ok
+            if best is None or d_chin < best:
+                best = d_chin
+                vals = {"wrist_to_chin": d_chin, "elbow_below_wrist": elbow_lower, "wrist_above_nose": above_nose}
+        return (hit if judged else None), vals
+
+
+class HandsOnHipsParams(PoseParams):
+    min_duration_s: float = Field(5.0, ge=0, le=3600, description="Hands on hips this long before an event starts")
+    clear_after_s: float = Field(2.0, ge=0, le=600, description="Hands away this long ends the event")
+    cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
+    severity: str = Field("low", pattern=SEV, description="Base severity")
+    wrist_to_hip_max: float = Field(0.45, ge=0, le=3, description="Wrist at most this far from the same-side hip (body scales)")
+    elbow_out_min: float = Field(0.15, ge=0, le=3,
+                                 description="Elbow at least this far outside the same-side shoulder (body scales)")
+    elbow_angle_max_deg: float = Field(140.0, ge=0, le=180, description="Elbow bent at least this much (interior angle)")
+    both_hands: bool = Field(False, description="Require both hands on the hips (default: one is enough)")
+
+
+@register
+class HandsOnHips(_GestureRule):
+    """Hands on hips with elbows out (叉腰). Needs the hips, so a counter that hides them gives None."""
+
+    rule_id = "gesture.hands_on_hips"
+    article = "第二十九条"
+    name_zh = "叉腰"
+    name_en = "Hands on hips"
+    Params = HandsOnHipsParams
+
+    def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
+        p = self.params
+        if not pose.ok("left_shoulder", "right_shoulder"):
+            return None, {}
+        results: list[bool] = []
+        vals: dict[str, float | None] = {}
+        for side, other in SIDES:
+            if not pose.ok(f"{side}_wrist", f"{side}_elbow", f"{side}_hip"):
+                continue
+            out_dir = np.sign(pose.pt(f"{side}_shoulder")[0] - pose.pt(f"{other}_shoulder")[0]) or 1.0
+            d_hip = m.norm_dist(pose, f"{side}_wrist", f"{side}_hip", scale)
+            elbow_out = out_dir * (pose.pt(f"{side}_elbow")[0] - pose.pt(f"{side}_shoulder")[0]) / scale
+            angle = m.joint_angle_deg(pose, f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+            results.append(bool(d_hip <= p.wrist_to_hip_max and elbow_out >= p.elbow_out_min
+                                and angle is not None and angle <= p.elbow_angle_max_deg))
+            vals |= {f"{side}_wrist_to_hip": d_hip, f"{side}_elbow_out": elbow_out, f"{side}_elbow_deg": angle}
+        if not results:
+            return None, vals
+        if p.both_hands:
+            return (all(results) if len(results) == 2 else (False if not any(results) else None)), vals
+        return any(results), vals
