@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -117,8 +116,9 @@ def default_dest() -> Path:
     return Path(env) if env else PROJECT_MODELS
 
 
-def fetch(entry: ModelEntry, dest: Path, *, progress: bool = True, timeout_s: float = 30.0,
-          force: bool = False) -> tuple[Path, str]:
+def fetch(
+    entry: ModelEntry, dest: Path, *, progress: bool = True, timeout_s: float = 30.0, force: bool = False
+) -> tuple[Path, str]:
     """Download `entry` into `dest`, verify its sha256, rename into place. Returns (path, sha256).
 
     An existing file that verifies is kept (no download) unless `force`.
@@ -156,13 +156,12 @@ def fetch(entry: ModelEntry, dest: Path, *, progress: bool = True, timeout_s: fl
     except urllib.error.HTTPError as exc:
         tmp.unlink(missing_ok=True)
         raise FetchError(f"download of {entry.name} from {entry.url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
         tmp.unlink(missing_ok=True)
         reason = getattr(exc, "reason", exc)
         raise FetchError(
             f"could not download {entry.name} from {entry.url} ({reason}); this machine may be offline: "
-            f"copy {entry.file} into {dest} by hand"
-            + (f" (sha256 {entry.sha256})" if entry.sha256 else "")
+            f"copy {entry.file} into {dest} by hand" + (f" (sha256 {entry.sha256})" if entry.sha256 else "")
         ) from None
     except BaseException:
         tmp.unlink(missing_ok=True)

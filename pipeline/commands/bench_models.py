@@ -107,8 +107,10 @@ def _bench_models(args: argparse.Namespace) -> int:
         for label, est in estimators.items():
             lookup = {id(f): p for f, p in zip(frames, persons, strict=True)}
             ms = _median_ms(lambda f, e=est, lk=lookup: e.estimate(f, lk[id(f)]), frames, args.repeat)
-            got = sum(int(((est.estimate(f, p).keypoint_conf > 0.5).sum(1) >= 5).sum())
-                      for f, p in zip(frames, persons, strict=True))
+            got = sum(
+                int(((est.estimate(f, p).keypoint_conf > 0.5).sum(1) >= 5).sum())
+                for f, p in zip(frames, persons, strict=True)
+            )
             print(f"pose {label:<30} {ms:7.1f} ms/frame  {got}/{n_people} persons with >=5 keypoints conf>0.5")
     return 0
 
@@ -162,7 +164,9 @@ def _bench_phones(args: argparse.Namespace) -> int:
             whole_hits += w
             casc_hits += c
             any_hits += w or c
-        print(f"{name:<22} {det.input_size[0]}px  whole frame: {whole_hits}/{len(paths)}  "
-              f"cascade: {casc_hits}/{len(paths)}  either: {any_hits}/{len(paths)}  "
-              f"cascade cost {statistics.median(ms):.0f} ms/frame (median)")
+        print(
+            f"{name:<22} {det.input_size[0]}px  whole frame: {whole_hits}/{len(paths)}  "
+            f"cascade: {casc_hits}/{len(paths)}  either: {any_hits}/{len(paths)}  "
+            f"cascade cost {statistics.median(ms):.0f} ms/frame (median)"
+        )
     return 0

@@ -42,8 +42,11 @@ def _list(args: argparse.Namespace) -> int:
         check = ""
         if path and args.verify:
             digest = sha256_file(path)
-            check = " sha256 ok" if e.accepts(digest) else (
-                " sha256 not pinned" if e.sha256 is None else f" sha256 MISMATCH ({digest[:12]}...)")
+            check = (
+                " sha256 ok"
+                if e.accepts(digest)
+                else (" sha256 not pinned" if e.sha256 is None else f" sha256 MISMATCH ({digest[:12]}...)")
+            )
         print(f"{e.name:<28} {e.kind:<9} {state:<8}{check} {path or e.url}")
     return 0
 

@@ -66,7 +66,7 @@ def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) ->
     pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
     top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
     out = np.full((th, tw, 3), pad_value, np.uint8)
-    out[top:top + nh, left:left + nw] = resized
+    out[top : top + nh, left : left + nw] = resized
     return out, Letterbox(scale=scale, pad_x=float(left), pad_y=float(top))
 
 
@@ -107,7 +107,7 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, class_ids: n
         keep.append(i)
         if order.size == 1:
             break
-        ious = box_iou(boxes[i:i + 1], boxes[order[1:]])[0]
+        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
         order = order[1:][ious <= iou_threshold]
     return np.asarray(keep, np.int64)
 
@@ -123,8 +123,12 @@ def expand_box(box: np.ndarray, margin: float, width: int, height: int) -> tuple
     """Grow an xyxy box by `margin` of its size on each side, clipped to the image; integer pixels."""
     x1, y1, x2, y2 = (float(v) for v in box)
     mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
-    return (max(0, int(np.floor(x1 - mw))), max(0, int(np.floor(y1 - mh))),
-            min(width, int(np.ceil(x2 + mw))), min(height, int(np.ceil(y2 + mh))))
+    return (
+        max(0, int(np.floor(x1 - mw))),
+        max(0, int(np.floor(y1 - mh))),
+        min(width, int(np.ceil(x2 + mw))),
+        min(height, int(np.ceil(y2 + mh))),
+    )
 
 
 def with_empty_pose(persons: Detections, k: int = N_KEYPOINTS) -> Detections:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config.models import DetectorConfig, PhoneCascadeConfig
-from pipeline.core.types import Detections, Frame
 from pipeline.core.skeleton import KP
+from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import Detector, expand_box, nms
 
 # COCO classes a hand-held or desk-top personal item comes out as. "remote" and
@@ -21,8 +21,15 @@ from pipeline.detectors.base import Detector, expand_box, nms
 SMALL_OBJECT_CLASSES = ("cell phone", "remote", "book", "cup", "bottle", "wine glass", "handbag")
 
 
-def crop_region(box: np.ndarray, keypoints: np.ndarray | None, kp_conf: np.ndarray | None,
-                width: int, height: int, margin: float = 0.2, min_kp_conf: float = 0.4) -> tuple[int, int, int, int]:
+def crop_region(
+    box: np.ndarray,
+    keypoints: np.ndarray | None,
+    kp_conf: np.ndarray | None,
+    width: int,
+    height: int,
+    margin: float = 0.2,
+    min_kp_conf: float = 0.4,
+) -> tuple[int, int, int, int]:
     """The part of a person that holds a phone: upper body and hands.
 
     With confident shoulder/wrist keypoints the crop hugs them (plus a hand-sized
@@ -32,15 +39,24 @@ def crop_region(box: np.ndarray, keypoints: np.ndarray | None, kp_conf: np.ndarr
     x1, y1, x2, y2 = (float(v) for v in box)
     bw, bh = x2 - x1, y2 - y1
     if keypoints is not None and kp_conf is not None:
-        idx = [KP["left_shoulder"], KP["right_shoulder"], KP["left_wrist"], KP["right_wrist"],
-               KP["left_elbow"], KP["right_elbow"], KP["nose"]]
+        idx = [
+            KP["left_shoulder"],
+            KP["right_shoulder"],
+            KP["left_wrist"],
+            KP["right_wrist"],
+            KP["left_elbow"],
+            KP["right_elbow"],
+            KP["nose"],
+        ]
         ok = [i for i in idx if kp_conf[i] >= min_kp_conf]
         wrists = [i for i in (KP["left_wrist"], KP["right_wrist"]) if kp_conf[i] >= min_kp_conf]
         if wrists and len(ok) >= 3:
             pts = keypoints[ok]
             hand = 0.25 * max(bw, bh)  # a phone reaches this far beyond the wrist
-            region = np.array([pts[:, 0].min() - hand, pts[:, 1].min() - hand,
-                               pts[:, 0].max() + hand, pts[:, 1].max() + hand], np.float32)
+            region = np.array(
+                [pts[:, 0].min() - hand, pts[:, 1].min() - hand, pts[:, 0].max() + hand, pts[:, 1].max() + hand],
+                np.float32,
+            )
             return expand_box(region, 0.0, width, height)
     if bh > 2.2 * bw:
         y2 = y1 + 0.7 * bh
@@ -54,9 +70,15 @@ class PhoneCascade:
     so a rule can attach a phone to a person without guessing from distance alone.
     """
 
-    def __init__(self, detector: Detector, conf_threshold: float = 0.2, *,
-                 classes: tuple[str, ...] = SMALL_OBJECT_CLASSES, iou_threshold: float = 0.5,
-                 margin: float = 0.2) -> None:
+    def __init__(
+        self,
+        detector: Detector,
+        conf_threshold: float = 0.2,
+        *,
+        classes: tuple[str, ...] = SMALL_OBJECT_CLASSES,
+        iou_threshold: float = 0.5,
+        margin: float = 0.2,
+    ) -> None:
         self.detector = detector
         self.conf_threshold = float(conf_threshold)
         self.classes = np.array(classes, dtype=object)
@@ -84,8 +106,9 @@ class PhoneCascade:
             det = det[keep]
             if len(det):
                 shifted = det.xyxy + np.array([x1, y1, x1, y1], np.float32)
-                parts.append(_with_person_index(det.with_(xyxy=shifted.astype(np.float32)),
-                                                np.full(len(det), owner, np.int64)))
+                parts.append(
+                    _with_person_index(det.with_(xyxy=shifted.astype(np.float32)), np.full(len(det), owner, np.int64))
+                )
         merged = Detections.merge(parts)
         if len(merged) == 0:
             return _with_person_index(Detections.empty(), np.zeros((0,), np.int64))
@@ -109,8 +132,10 @@ def build_cascade(cfg: PhoneCascadeConfig, detector_cfg: DetectorConfig) -> Phon
         return None
     from pipeline.detectors.registry import build_detector
 
-    det_cfg = detector_cfg.model_copy(update={
-        "model": cfg.model or detector_cfg.model,
-        "conf_threshold": min(cfg.conf_threshold, detector_cfg.conf_threshold),
-    })
+    det_cfg = detector_cfg.model_copy(
+        update={
+            "model": cfg.model or detector_cfg.model,
+            "conf_threshold": min(cfg.conf_threshold, detector_cfg.conf_threshold),
+        }
+    )
     return PhoneCascade(build_detector(det_cfg), cfg.conf_threshold)

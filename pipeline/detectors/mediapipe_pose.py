@@ -27,8 +27,9 @@ _MIN_CROP_SIDE = 256
 class MediaPipePoseEstimator:
     """PoseEstimator: one PoseLandmarker call per person crop."""
 
-    def __init__(self, model: str | Path = "pose_landmarker_full.task", *, conf_threshold: float = 0.3,
-                 margin: float = 0.15) -> None:
+    def __init__(
+        self, model: str | Path = "pose_landmarker_full.task", *, conf_threshold: float = 0.3, margin: float = 0.15
+    ) -> None:
         from mediapipe.tasks.python import BaseOptions, vision
 
         self.path = resolve_model(str(model), what="pose model")
@@ -43,8 +44,9 @@ class MediaPipePoseEstimator:
         try:
             self.landmarker = vision.PoseLandmarker.create_from_options(opts)
         except (RuntimeError, ValueError) as exc:
-            raise ConfigError(f"model file {self.path} could not be loaded by MediaPipe PoseLandmarker: "
-                              f"{str(exc).splitlines()[0]}") from exc
+            raise ConfigError(
+                f"model file {self.path} could not be loaded by MediaPipe PoseLandmarker: {str(exc).splitlines()[0]}"
+            ) from exc
 
     def close(self) -> None:
         self.landmarker.close()

@@ -60,8 +60,9 @@ def build_detector(cfg: DetectorConfig) -> Detector:
     try:
         builder = DETECTORS[cfg.type]
     except KeyError:
-        raise ConfigError(f"models.detector.type: unknown detector {cfg.type!r} "
-                          f"(known: {', '.join(sorted(DETECTORS))})") from None
+        raise ConfigError(
+            f"models.detector.type: unknown detector {cfg.type!r} (known: {', '.join(sorted(DETECTORS))})"
+        ) from None
     return builder(cfg)
 
 
@@ -73,6 +74,7 @@ def build_pose(cfg: PoseConfig) -> PoseEstimator | None:
     try:
         builder = POSES[cfg.type]
     except KeyError:
-        raise ConfigError(f"models.pose.type: unknown pose estimator {cfg.type!r} "
-                          f"(known: {', '.join(sorted(POSES))}, none)") from None
+        raise ConfigError(
+            f"models.pose.type: unknown pose estimator {cfg.type!r} (known: {', '.join(sorted(POSES))}, none)"
+        ) from None
     return builder(cfg)

@@ -72,8 +72,9 @@ def from_ultralytics_result(result) -> Detections:
 class UltralyticsDetector:
     """Detector over an ultralytics YOLO model (.pt, or any format ultralytics loads)."""
 
-    def __init__(self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5,
-                 imgsz: int | None = None) -> None:
+    def __init__(
+        self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5, imgsz: int | None = None
+    ) -> None:
         yolo_cls = import_ultralytics()
         self.path = resolve_model(str(model), what="detector model")
         self.model = yolo_cls(str(self.path))
@@ -92,5 +93,6 @@ class UltralyticsDetector:
 
 @detector_backend("ultralytics")
 def build(cfg: DetectorConfig) -> UltralyticsDetector:
-    return UltralyticsDetector(cfg.model, conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold,
-                               imgsz=getattr(cfg, "imgsz", None))
+    return UltralyticsDetector(
+        cfg.model, conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold, imgsz=getattr(cfg, "imgsz", None)
+    )

@@ -70,8 +70,16 @@ def parse_imgsz(raw: str | None) -> tuple[int, int] | None:
 class YoloOnnxDetector:
     """A YOLO ONNX detector; `detect(frame)` gives boxes in frame pixels with COCO (or custom) names."""
 
-    def __init__(self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5,
-                 threads: int = 2, imgsz: int | None = None, max_det: int = 300) -> None:
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        conf_threshold: float = 0.3,
+        iou_threshold: float = 0.5,
+        threads: int = 2,
+        imgsz: int | None = None,
+        max_det: int = 300,
+    ) -> None:
         self.path = resolve_model(str(model), what="detector model")
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
@@ -94,7 +102,8 @@ class YoloOnnxDetector:
             self.input_size = tuple(static_hw or meta_hw or (640, 640))
         out_shape = self.session.get_outputs()[0].shape
         self.end2end = str(meta.get("end2end", "False")) == "True" or (
-            len(out_shape) == 3 and out_shape[-1] == 6 and isinstance(out_shape[1], int) and out_shape[1] != 6)
+            len(out_shape) == 3 and out_shape[-1] == 6 and isinstance(out_shape[1], int) and out_shape[1] != 6
+        )
         n_classes = None
         if not self.end2end and len(out_shape) == 3 and isinstance(out_shape[1], int):
             n_classes = out_shape[1] - 4
@@ -143,8 +152,10 @@ class YoloOnnxDetector:
             outs = self.session.run(None, {self.input_name: np.stack([p[0] for p in preps])})[0]
         else:
             outs = [self.session.run(None, {self.input_name: p[0][None]})[0][0] for p in preps]
-        return [self._decode(np.asarray(o), lb, im.shape[1], im.shape[0])
-                for o, (_, lb), im in zip(outs, preps, images, strict=True)]
+        return [
+            self._decode(np.asarray(o), lb, im.shape[1], im.shape[0])
+            for o, (_, lb), im in zip(outs, preps, images, strict=True)
+        ]
 
     def detect(self, frame: Frame) -> Detections:
         return self.detect_batch([frame.image])[0]
@@ -152,5 +163,10 @@ class YoloOnnxDetector:
 
 @detector_backend("yolo_onnx")
 def build(cfg: DetectorConfig) -> YoloOnnxDetector:
-    return YoloOnnxDetector(cfg.model, conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold,
-                            threads=cfg.threads, imgsz=getattr(cfg, "imgsz", None))
+    return YoloOnnxDetector(
+        cfg.model,
+        conf_threshold=cfg.conf_threshold,
+        iou_threshold=cfg.iou_threshold,
+        threads=cfg.threads,
+        imgsz=getattr(cfg, "imgsz", None),
+    )

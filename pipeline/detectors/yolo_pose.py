@@ -82,8 +82,9 @@ class _OnnxRunner:
 class YoloPoseModel:
     """Multi-person YOLO-pose: image -> boxes, scores and COCO-17 keypoints in image pixels."""
 
-    def __init__(self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5,
-                 threads: int = 2) -> None:
+    def __init__(
+        self, model: str | Path, *, conf_threshold: float = 0.3, iou_threshold: float = 0.5, threads: int = 2
+    ) -> None:
         self.path = resolve_model(str(model), what="pose model")
         self.conf_threshold = float(conf_threshold)
         self.iou_threshold = float(iou_threshold)
@@ -93,8 +94,10 @@ class YoloPoseModel:
         elif suffix == ".onnx":
             self.runner = _OnnxRunner(self.path, threads)
         else:
-            raise ConfigError(f"models.pose.model: {self.path.name} is neither .tflite nor .onnx "
-                              f"(yolo_pose runs Ultralytics YOLO-pose exports)")
+            raise ConfigError(
+                f"models.pose.model: {self.path.name} is neither .tflite nor .onnx "
+                f"(yolo_pose runs Ultralytics YOLO-pose exports)"
+            )
         self.input_size = self.runner.input_size
 
     def infer(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -103,8 +106,9 @@ class YoloPoseModel:
         rgb = cv2.cvtColor(boxed, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
         out = np.asarray(self.runner(rgb))  # (56, N)
         if out.shape[0] != 5 + 3 * N_KEYPOINTS:
-            raise ConfigError(f"model file {self.path}: output has {out.shape[0]} rows, expected 56 "
-                              f"(a 17-keypoint YOLO-pose export)")
+            raise ConfigError(
+                f"model file {self.path}: output has {out.shape[0]} rows, expected 56 (a 17-keypoint YOLO-pose export)"
+            )
         pred = out.T
         keep = pred[:, 4] >= self.conf_threshold
         pred = pred[keep].copy()
@@ -143,8 +147,9 @@ def _match(person_xyxy: np.ndarray, pose_xyxy: np.ndarray, min_iou: float) -> np
 class YoloPoseEstimator:
     """PoseEstimator over a YoloPoseModel; see the module docstring for the modes."""
 
-    def __init__(self, model: YoloPoseModel, *, mode: PoseMode = "hybrid", margin: float = 0.15,
-                 min_iou: float = 0.3) -> None:
+    def __init__(
+        self, model: YoloPoseModel, *, mode: PoseMode = "hybrid", margin: float = 0.15, min_iou: float = 0.3
+    ) -> None:
         self.model = model
         self.mode = mode
         self.margin = margin
