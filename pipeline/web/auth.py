@@ -30,11 +30,11 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from fastapi import HTTPException
+from fastapi import Depends, HTTPException
 from sqlalchemy import select
 from starlette.requests import HTTPConnection
 
@@ -310,3 +310,9 @@ def require_user(min_role: str = "viewer") -> Callable[..., Any]:
 
 def has_role(user: dict[str, Any] | None, role: str) -> bool:
     return bool(user) and ROLE_RANK.get(user["role"], -1) >= ROLE_RANK[role]
+
+
+# Annotated shorthands for route signatures: `def route(user: ViewerUser): ...`
+ViewerUser = Annotated[dict[str, Any], Depends(require_user("viewer"))]
+SupervisorUser = Annotated[dict[str, Any], Depends(require_user("supervisor"))]
+AdminUser = Annotated[dict[str, Any], Depends(require_user("admin"))]

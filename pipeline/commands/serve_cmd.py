@@ -1,0 +1,31 @@
+"""`counterwatch serve`: the review web app (and the live feed, when present) under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the web UI / API server")
+    p.add_argument("--config", default=None, help="site YAML (enables the zone editor and camera/post names)")
+    p.add_argument("--data", default="data", help="data folder with counterwatch.db, clips/ and snapshots/")
+    p.add_argument("--db-url", default=None, help="database URL instead of the data folder's SQLite file")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--secure-cookie", action="store_true", help="mark the session cookie Secure (behind HTTPS)")
+    p.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from pipeline.web.app import create_app
+    from pipeline.web.auth import list_users
+
+    app = create_app(Path(args.data), config_path=Path(args.config) if args.config else None,
+                     db_url=args.db_url, secure_cookie=args.secure_cookie)
+    if not list_users(app.state.store):
+        print(f"note: no users yet; add one with: counterwatch users add NAME --role admin --data {args.data}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    return 0

@@ -1,0 +1,67 @@
+"""`counterwatch users add|list`: accounts for the review UI (stored in the data dir's database)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from pipeline.core.errors import ConfigError
+from pipeline.events.store import EventStore
+from pipeline.web.auth import ROLES, add_user, list_users
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("users", help="manage web UI users")
+    s = p.add_subparsers(dest="users_cmd", required=True)
+    a = s.add_parser("add", help="add a user (or reset one with --replace)")
+    a.add_argument("name")
+    a.add_argument("--role", required=True, choices=ROLES)
+    a.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
+    a.add_argument("--replace", action="store_true", help="reset the role and password of an existing user")
+    _common(a)
+    a.set_defaults(func=_add)
+    ls = s.add_parser("list", help="list users and roles")
+    _common(ls)
+    ls.set_defaults(func=_list)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="data", help="data folder holding counterwatch.db (default: ./data)")
+    p.add_argument("--db-url", default=None, help="database URL instead of the data folder's SQLite file")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        pw = sys.stdin.readline().rstrip("\r\n")
+        if not pw:
+            raise ConfigError("--password-stdin: no password on stdin")
+        return pw
+    pw = getpass.getpass("password: ")
+    if pw != getpass.getpass("again: "):
+        raise ConfigError("password: the two entries differ")
+    return pw
+
+
+def _add(args: argparse.Namespace) -> int:
+    password = _read_password(args.password_stdin)
+    store = EventStore.for_dir(args.data, args.db_url)
+    try:
+        add_user(store, args.name, args.role, password, replace=args.replace)
+    finally:
+        store.close()
+    print(f"user {args.name!r} {'updated' if args.replace else 'added'} with role {args.role}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    store = EventStore.for_dir(args.data, args.db_url)
+    try:
+        users = list_users(store)
+    finally:
+        store.close()
+    if not users:
+        print("no users; add one with: counterwatch users add NAME --role admin")
+    for u in users:
+        print(f"{u['username']}\t{u['role']}\t{u['created_at'][:19]}")
+    return 0

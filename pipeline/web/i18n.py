@@ -1,0 +1,313 @@
+"""All user-visible text of the web UI, in Chinese (default) and English.
+
+Templates call `t(key)`; a missing key falls back to the key itself so a typo shows
+up on screen instead of crashing a page. `format_details` turns the measured values
+a rule stores in `details` into short phrases with units.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import HTTPConnection
+
+LANGS = ("zh", "en")
+DEFAULT_LANG = "zh"
+LANG_COOKIE = "cw_lang"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "app_name": ("柜台督察", "counterwatch"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "login_failed": ("用户名或密码错误", "Wrong username or password"),
+    "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    "nav_review": ("事件审核", "Review"),
+    "nav_quality": ("质量统计", "Quality"),
+    "nav_zones": ("区域编辑", "Zones"),
+    "lang_switch": ("English", "中文"),
+    "role_viewer": ("查看员", "viewer"),
+    "role_supervisor": ("督导", "supervisor"),
+    "role_admin": ("管理员", "admin"),
+    "filters": ("筛选", "Filters"),
+    "date_from": ("开始日期", "From"),
+    "date_to": ("结束日期", "To"),
+    "camera": ("摄像头", "Camera"),
+    "post": ("岗位", "Post"),
+    "rule": ("规则", "Rule"),
+    "article": ("条款", "Article"),
+    "severity": ("严重程度", "Severity"),
+    "verdict": ("审核结论", "Verdict"),
+    "time": ("时间", "Time"),
+    "duration": ("持续时间", "Duration"),
+    "snapshot": ("截图", "Snapshot"),
+    "clip": ("视频片段", "Clip"),
+    "all": ("全部", "All"),
+    "apply": ("应用", "Apply"),
+    "reset": ("清除", "Reset"),
+    "no_events": ("没有符合条件的事件", "No events match"),
+    "ongoing": ("进行中", "ongoing"),
+    "sev_low": ("低", "low"),
+    "sev_medium": ("中", "medium"),
+    "sev_high": ("高", "high"),
+    "verdict_none": ("未审核", "unreviewed"),
+    "verdict_confirmed": ("已确认", "confirmed"),
+    "verdict_dismissed": ("已驳回", "dismissed"),
+    "confirm": ("确认违规", "Confirm"),
+    "dismiss": ("驳回", "Dismiss"),
+    "bulk_confirm": ("批量确认", "Confirm selected"),
+    "bulk_dismiss": ("批量驳回", "Dismiss selected"),
+    "select_all": ("全选", "Select all"),
+    "selected_n": ("已选 {n} 条", "{n} selected"),
+    "shortcuts": ("快捷键：j/k 上下移动，c 确认，d 驳回，回车 打开",
+                  "Keys: j/k move, c confirm, d dismiss, Enter open"),
+    "live_on": ("实时更新已连接", "Live updates on"),
+    "live_off": ("实时更新不可用", "Live updates unavailable"),
+    "new_event": ("新事件", "New event"),
+    "prev_page": ("上一页", "Previous"),
+    "next_page": ("下一页", "Next"),
+    "event": ("事件", "Event"),
+    "back_to_list": ("返回列表", "Back to list"),
+    "measured": ("测量结果", "Measurements"),
+    "article_text": ("条款原文", "Article text"),
+    "verdict_form": ("审核", "Review"),
+    "reason": ("理由", "Reason"),
+    "note": ("备注", "Note"),
+    "submit": ("提交", "Submit"),
+    "reviewer": ("审核人", "Reviewer"),
+    "history": ("审核记录", "Verdict history"),
+    "no_history": ("尚未审核", "Not reviewed yet"),
+    "no_clip": ("没有视频片段", "No clip"),
+    "no_snapshot": ("没有截图", "No snapshot"),
+    "clip_status": ("片段状态", "Clip status"),
+    "viewer_readonly": ("查看员不能提交审核结论", "Viewers cannot submit verdicts"),
+    "saved": ("已保存", "Saved"),
+    "save_failed": ("保存失败", "Save failed"),
+    "quality_title": ("审核质量统计", "Review quality"),
+    "by_rule": ("按规则", "By rule"),
+    "by_camera": ("按摄像头", "By camera"),
+    "events": ("事件数", "Events"),
+    "confirmed": ("已确认", "Confirmed"),
+    "dismissed": ("已驳回", "Dismissed"),
+    "unreviewed": ("未审核", "Unreviewed"),
+    "fp_rate": ("误报率", "False-positive rate"),
+    "fp_rate_hint": ("误报率 = 驳回 / (确认 + 驳回)", "FP rate = dismissed / (confirmed + dismissed)"),
+    "show_dismissed": ("查看驳回", "Show dismissed"),
+    "zones_title": ("区域编辑", "Zone editor"),
+    "zones_help": ("拖动顶点修改区域；选中区域后可添加或删除顶点，也可直接输入坐标 (0–1)。",
+                   "Drag a point to move it; select a zone to add or remove points, or type coordinates (0–1)."),
+    "zone_seat": ("座位区", "seat"),
+    "zone_desk": ("桌面区", "desk"),
+    "zone_customer": ("客户区", "customer"),
+    "zone_waiting": ("等候区", "waiting"),
+    "zone_staff_area": ("员工区", "staff area"),
+    "add_point": ("添加顶点", "Add point"),
+    "remove_point": ("删除顶点", "Remove point"),
+    "save": ("保存", "Save"),
+    "point": ("顶点", "Point"),
+    "no_config": ("服务未指定站点配置文件 (--config)", "The server was started without a site config (--config)"),
+    "no_background": ("没有可用画面", "No picture available"),
+    "unknown_camera": ("未知摄像头", "Unknown camera"),
+    "error": ("错误", "Error"),
+    "forbidden": ("没有权限", "Forbidden"),
+    "not_found": ("未找到", "Not found"),
+    "reason_false_alarm": ("误报", "false alarm"),
+    "reason_outside_hours": ("非工作时间", "outside hours"),
+    "reason_corrected": ("已整改", "corrected"),
+    "reason_justified": ("有正当理由", "justified"),
+    "reason_other": ("其他", "other"),
+    "reason_violation": ("确认违规", "violation"),
+    "open": ("打开", "Open"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "not_visible": ("不可见", "not visible"),
+}
+
+# Reason codes for verdicts; the first of each list is the default for keyboard shortcuts.
+DISMISS_REASONS = ("false_alarm", "outside_hours", "justified", "other")
+CONFIRM_REASONS = ("violation", "corrected", "other")
+REASONS = ("false_alarm", "outside_hours", "corrected", "justified", "other", "violation")
+SEVERITIES = ("low", "medium", "high")
+VERDICTS = ("confirmed", "dismissed")
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **kw: Any) -> str:
+    pair = STRINGS.get(key)
+    if pair is None:
+        return key
+    s = pair[1] if lang == "en" else pair[0]
+    return s.format(**kw) if kw else s
+
+
+def get_lang(conn: HTTPConnection) -> str:
+    """`?lang=` wins, then the cookie, then Chinese."""
+    q = conn.query_params.get("lang")
+    if q in LANGS:
+        return q
+    c = conn.cookies.get(LANG_COOKIE)
+    return c if c in LANGS else DEFAULT_LANG
+
+
+def rule_name(rule_id: str, lang: str) -> str:
+    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
+    from pipeline.rules.base import RULES
+
+    cls = RULES.get(rule_id)
+    if cls is None:
+        return rule_id
+    return cls.name_en if lang == "en" else cls.name_zh
+
+
+def article_title(number: str, lang: str) -> str:
+    from pipeline.rules.articles import ARTICLES
+
+    a = ARTICLES.get(number)
+    if a is None:
+        return number
+    return a.title_en if lang == "en" else a.number
+
+
+def format_duration(seconds: float | None, lang: str) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return t("ongoing", lang)
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} 秒" if lang == "zh" else f"{s} s"
+    m, s = divmod(s, 60)
+    if m < 60:
+        return f"{m} 分 {s} 秒" if lang == "zh" else f"{m} min {s} s"
+    h, m = divmod(m, 60)
+    return f"{h} 小时 {m} 分" if lang == "zh" else f"{h} h {m} min"
+
+
+# detail key -> (zh label, en label, unit). Unit "bool" prints yes/no; "" prints the bare value.
+DETAIL_PHRASES: dict[str, tuple[str, str, str]] = {
+    "duration_s": ("持续", "lasted", "s"),
+    "head_below_shoulder_s": ("头部低于肩线", "head below shoulder line", "s"),
+    "head_below_shoulder": ("头部低于肩线", "head below shoulder line", "bool"),
+    "head_drop": ("头部下垂（相对肩宽）", "head drop (× shoulder width)", "x"),
+    "head_pitch_deg": ("头部俯角", "head pitch", "deg"),
+    "still_s": ("静止", "motionless", "s"),
+    "torso_angle_deg": ("躯干角度", "torso angle", "deg"),
+    "lean_back_deg": ("后仰角度", "reclined by", "deg"),
+    "tilt_deg": ("侧倾角度", "sideways tilt", "deg"),
+    "slouch_deg": ("躯干倾斜", "slouch angle", "deg"),
+    "knee_cross": ("双膝交叉", "knees crossed", "bool"),
+    "wrist_elbow_dist": ("手腕到对侧肘距离（相对肩宽）", "wrist to opposite elbow (× shoulder width)", "x"),
+    "hand_chin_dist": ("手到下巴距离（相对肩宽）", "hand to chin (× shoulder width)", "x"),
+    "phone_conf": ("手机置信度", "phone confidence", "pct"),
+    "phone_score": ("手机得分", "phone score", "pct"),
+    "phone_to_wrist": ("手机到手腕距离（相对肩宽）", "phone to wrist (× shoulder width)", "x"),
+    "items": ("物品", "items", "list"),
+    "item": ("物品", "item", ""),
+    "customers_waiting": ("等候客户", "customers waiting", "people"),
+    "customer_count": ("柜台前客户", "customers at the counter", "people"),
+    "waiting_count": ("等候人数", "people waiting", "people"),
+    "threshold": ("阈值", "threshold", ""),
+    "staff_count": ("聚集员工", "staff together", "people"),
+    "speed_m_s": ("移动速度", "speed", "m/s"),
+    "speed_px_s": ("移动速度", "speed", "px/s"),
+    "speed_bw_s": ("移动速度（身宽/秒）", "speed (body widths/s)", ""),
+    "absent_s": ("离岗", "away from post", "s"),
+    "empty_s": ("座位空置", "seat empty", "s"),
+    "a_staff": ("A角", "A role", ""),
+    "b_staff": ("B角", "B role", ""),
+    "a_on_leave": ("A角请假", "A on leave", "bool"),
+    "duty": ("AB岗", "duty", ""),
+    "late_s": ("迟到", "late by", "s"),
+    "early_s": ("早退", "left early by", "s"),
+    "score": ("得分", "score", "pct"),
+}
+
+_UNIT_BY_SUFFIX = (("_deg", "deg"), ("_s", "s"), ("_pct", "pct"), ("_px", "px"), ("_m", "m"), ("_count", "people"))
+
+
+def _fmt_num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def _fmt_value(v: Any, unit: str, lang: str) -> str:
+    if unit == "bool" or isinstance(v, bool):
+        return t("yes" if v else "no", lang)
+    if v is None:
+        return t("not_visible", lang)
+    if isinstance(v, (list, tuple)):
+        return "、".join(map(str, v)) if lang == "zh" else ", ".join(map(str, v))
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_fmt_value(x, '', lang)}" for k, x in v.items())
+    if not isinstance(v, (int, float)):
+        return str(v)
+    if unit == "s":
+        return format_duration(float(v), lang)
+    if unit == "deg":
+        return f"{round(float(v))}°"
+    if unit == "pct":
+        return f"{round(float(v) * 100)}%" if float(v) <= 1.0 else f"{round(float(v))}%"
+    if unit == "people":
+        return f"{int(v)} 人" if lang == "zh" else f"{int(v)}"
+    if unit == "x":
+        return f"{_fmt_num(round(float(v), 2))}×"
+    if unit in ("px", "m", "m/s", "px/s"):
+        return f"{_fmt_num(round(float(v), 2))} {unit}"
+    return _fmt_num(round(float(v), 3)) if isinstance(v, float) else str(v)
+
+
+def format_details(details: dict[str, Any] | None, lang: str) -> list[str]:
+    """['头部低于肩线 34 秒', '躯干角度 41°'] — known keys get a phrase, others `key: value unit`."""
+    out: list[str] = []
+    for key, value in (details or {}).items():
+        phrase = DETAIL_PHRASES.get(key)
+        if phrase is not None:
+            label = phrase[1] if lang == "en" else phrase[0]
+            out.append(f"{label} {_fmt_value(value, phrase[2], lang)}")
+            continue
+        unit = next((u for suf, u in _UNIT_BY_SUFFIX if key.endswith(suf)), "")
+        out.append(f"{key}: {_fmt_value(value, unit, lang)}")
+    return out
+
+
+def format_details_bilingual(details: dict[str, Any] | None) -> list[str]:
+    """'头部低于肩线 34 秒 (head below shoulder line 34 s)' for each detail."""
+    zh, en = format_details(details, "zh"), format_details(details, "en")
+    return [f"{a} ({b})" if a != b else a for a, b in zip(zh, en, strict=True)]
+
+
+# --------------------------------------------------------------------------------------------
+# page rendering: every template gets the language, `t`, the user and the CSRF token
+# --------------------------------------------------------------------------------------------
+_TEMPLATES = None
+
+
+def templates():  # -> Jinja2Templates (imported lazily: only the web app needs Jinja)
+    global _TEMPLATES
+    if _TEMPLATES is None:
+        from pathlib import Path
+
+        from fastapi.templating import Jinja2Templates
+
+        _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+        env = _TEMPLATES.env
+        env.globals.update(rule_name=rule_name, article_title=article_title, format_duration=format_duration,
+                           SEVERITIES=SEVERITIES, VERDICTS=VERDICTS, CONFIRM_REASONS=CONFIRM_REASONS,
+                           DISMISS_REASONS=DISMISS_REASONS)
+    return _TEMPLATES
+
+
+def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
+    """A TemplateResponse with lang/t/user/csrf filled in; `?lang=` also sets the language cookie."""
+    from pipeline.web.auth import current_user
+
+    lang = get_lang(request)
+    user = current_user(request)
+    other = "zh" if lang == "en" else "en"
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+    ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
+               switch_url=request.url.path + "?" + urlencode(params),
+               t=lambda key, **kw: t(key, lang, **kw))
+    resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
+    if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)
+    return resp

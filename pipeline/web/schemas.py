@@ -1,0 +1,140 @@
+"""Request and response bodies of the JSON API (kept apart: what a client may send is
+narrower than what the server returns)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.web.i18n import REASONS
+
+Reason = Literal["false_alarm", "outside_hours", "corrected", "justified", "other", "violation"]
+assert set(Reason.__args__) == set(REASONS)  # type: ignore[attr-defined]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# requests -----------------------------------------------------------------------------------
+class LoginRequest(_Request):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class VerdictRequest(_Request):
+    verdict: Literal["confirmed", "dismissed"]
+    reason: Reason = "other"
+    note: str = Field("", max_length=2000)
+
+
+class BulkVerdictRequest(VerdictRequest):
+    event_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class PostZones(_Request):
+    id: str
+    seat: list[list[float]]
+    desk: list[list[float]] | None = None
+    customer: list[list[float]] | None = None
+
+
+class ZonesUpdate(_Request):
+    """The polygons of one camera. `base_sha256` (from GET) guards against overwriting
+    an edit someone else saved in between."""
+
+    posts: list[PostZones]
+    waiting: list[list[list[float]]] = Field(default_factory=list)
+    staff_area: list[list[list[float]]] = Field(default_factory=list)
+    base_sha256: str | None = None
+
+
+# responses ----------------------------------------------------------------------------------
+class UserOut(BaseModel):
+    username: str
+    role: str
+
+
+class LoginOut(UserOut):
+    csrf_token: str
+
+
+class EventOut(BaseModel):
+    event_id: str
+    site_id: str
+    source: str
+    camera_id: str
+    post_id: str | None
+    rule_id: str
+    rule_name: str
+    article: str
+    severity: str
+    state: str
+    start_s: float
+    end_s: float | None
+    duration_s: float | None
+    wall_start: str | None
+    wall_end: str | None
+    details: dict[str, Any]
+    details_text: list[str]
+    clip_url: str | None
+    snapshot_url: str | None
+    clip_status: str | None
+    verdict: str | None
+    verdict_reason: str | None
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+    total: int
+
+
+class ReviewOut(BaseModel):
+    verdict: str
+    reason: str
+    reviewer: str
+    note: str
+    at: str
+
+
+class VerdictOut(BaseModel):
+    event_id: str
+    verdict: str
+    history: list[ReviewOut]
+
+
+class BulkVerdictOut(BaseModel):
+    updated: list[str]
+    missing: list[str]
+
+
+class QualityRow(BaseModel):
+    key: str
+    label: str
+    events: int
+    confirmed: int
+    dismissed: int
+    unreviewed: int
+    fp_rate: float | None
+
+
+class QualityOut(BaseModel):
+    by_rule: list[QualityRow]
+    by_camera: list[QualityRow]
+
+
+class ZonesOut(BaseModel):
+    camera_id: str
+    posts: list[PostZones]
+    waiting: list[list[list[float]]]
+    staff_area: list[list[list[float]]]
+    sha256: str
+
+
+class ZonesSaved(ZonesOut):
+    backup: str | None
+
+
+class ErrorOut(BaseModel):
+    detail: str | list[str]

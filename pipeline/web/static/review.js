@@ -1,0 +1,133 @@
+// Review list: keyboard navigation (j/k, Enter, c, d), bulk verdicts, and live rows from the SSE feed.
+(function () {
+  "use strict";
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const lang = document.querySelector('meta[name="lang"]').content;
+  const table = document.getElementById("events");
+  if (!table) return;
+  const tbody = table.tBodies[0];
+  const canReview = table.dataset.canReview === "1";
+  let current = -1;
+
+  const rows = () => Array.from(tbody.querySelectorAll("tr.ev"));
+
+  function select(i) {
+    const rs = rows();
+    if (!rs.length) return;
+    current = Math.max(0, Math.min(rs.length - 1, i));
+    rs.forEach((r, k) => r.classList.toggle("selected", k === current));
+    rs[current].scrollIntoView({ block: "nearest" });
+  }
+
+  async function api(path, body) {
+    const resp = await fetch(path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
+      body: JSON.stringify(body),
+    });
+    if (!resp.ok) throw new Error(resp.status + " " + (await resp.text()));
+    return resp.json();
+  }
+
+  async function refreshRow(id, highlight) {
+    const resp = await fetch("/fragments/event-row/" + encodeURIComponent(id) + "?lang=" + lang, { credentials: "same-origin" });
+    if (!resp.ok) return null;
+    const tpl = document.createElement("template");
+    tpl.innerHTML = (await resp.text()).trim();
+    const fresh = tpl.content.querySelector("tr");
+    if (!fresh) return null;
+    const old = tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
+    if (old) {
+      const wasSel = old.classList.contains("selected");
+      const wasPicked = old.querySelector("input.pick").checked;
+      old.replaceWith(fresh);
+      fresh.classList.toggle("selected", wasSel);
+      fresh.querySelector("input.pick").checked = wasPicked;
+    } else {
+      tbody.prepend(fresh);
+      if (current >= 0) current += 1;
+      const empty = document.getElementById("empty");
+      if (empty) empty.remove();
+    }
+    if (highlight) fresh.classList.add("fresh");
+    return fresh;
+  }
+
+  async function verdict(ids, v) {
+    if (!canReview || !ids.length) return;
+    const reason = v === "confirmed" ? "violation" : "false_alarm";
+    if (ids.length === 1) await api("/api/events/" + encodeURIComponent(ids[0]) + "/review", { verdict: v, reason: reason });
+    else await api("/api/reviews/bulk", { event_ids: ids, verdict: v, reason: reason });
+    for (const id of ids) await refreshRow(id, false);
+    updatePicked();
+  }
+
+  // checkboxes and bulk buttons
+  const pickAll = document.getElementById("pick-all");
+  const picked = () => rows().filter(r => r.querySelector("input.pick").checked).map(r => r.dataset.id);
+  function updatePicked() {
+    const n = picked().length;
+    const out = document.getElementById("selected");
+    if (out) out.textContent = n ? out.dataset.template.replace("{n}", n) : "";
+    document.querySelectorAll("#bulk-confirm, #bulk-dismiss").forEach(b => { b.disabled = n === 0; });
+  }
+  if (pickAll) pickAll.addEventListener("change", () => {
+    rows().forEach(r => { r.querySelector("input.pick").checked = pickAll.checked; });
+    updatePicked();
+  });
+  tbody.addEventListener("change", e => { if (e.target.matches("input.pick")) updatePicked(); });
+  document.querySelectorAll("#bulk-confirm, #bulk-dismiss").forEach(b => b.addEventListener("click", async () => {
+    try { await verdict(picked(), b.dataset.verdict); } catch (err) { alert(err.message); }
+  }));
+
+  // clicking a row opens it (but not when clicking the checkbox or a link)
+  tbody.addEventListener("click", e => {
+    if (e.target.closest("input, a, button")) return;
+    const tr = e.target.closest("tr.ev");
+    if (tr) window.location.href = tr.dataset.href + "?back=" + encodeURIComponent(location.search.slice(1));
+  });
+
+  document.addEventListener("keydown", async e => {
+    if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    const rs = rows();
+    if (e.key === "j") { select(current + 1); e.preventDefault(); }
+    else if (e.key === "k") { select(current < 0 ? 0 : current - 1); e.preventDefault(); }
+    else if (e.key === "Enter" && current >= 0 && rs[current]) {
+      window.location.href = rs[current].dataset.href + "?back=" + encodeURIComponent(location.search.slice(1));
+    } else if ((e.key === "c" || e.key === "d") && current >= 0 && rs[current]) {
+      e.preventDefault();
+      try { await verdict([rs[current].dataset.id], e.key === "c" ? "confirmed" : "dismissed"); }
+      catch (err) { alert(err.message); }
+    }
+  });
+
+  // live updates: new events appear at the top of page 1 when they match the filters
+  const live = document.getElementById("live");
+  const f = table.dataset;
+  function matches(ev) {
+    if (f.filterCamera && ev.camera_id !== f.filterCamera && ev.source_id !== f.filterCamera) return false;
+    if (f.filterPost && ev.post_id !== f.filterPost) return false;
+    if (f.filterRule && ev.rule_id !== f.filterRule) return false;
+    if (f.filterSeverity && ev.severity !== f.filterSeverity) return false;
+    if (f.filterVerdict && f.filterVerdict !== "none") return false;
+    return true;
+  }
+  function onFeed(msg) {
+    let data;
+    try { data = JSON.parse(msg.data); } catch (_) { return; }
+    const ev = data && (data.event || data);
+    const id = ev && ev.event_id;
+    if (!id) return;
+    const exists = tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
+    if (exists) { refreshRow(id, false); return; }
+    if (f.page !== "1" || !matches(ev) || new URLSearchParams(location.search).get("until")) return;
+    refreshRow(id, true).then(tr => { if (tr) { const c = document.getElementById("count"); if (c) c.textContent = c.textContent.replace(/^\d+/, n => String(+n + 1)); } });
+  }
+  if (window.EventSource && live) {
+    const es = new EventSource("/api/events/stream");
+    es.onopen = () => { live.textContent = live.dataset.on; };
+    es.onerror = () => { live.textContent = live.dataset.off; };
+    es.onmessage = onFeed;
+    ["event", "start", "update", "end"].forEach(name => es.addEventListener(name, onFeed));
+  }
+})();
