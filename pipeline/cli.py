@@ -23,6 +23,8 @@ COMMAND_MODULES = [
     "pipeline.commands.bench_models",
     "pipeline.commands.analyze_cmd",
     "pipeline.commands.samples_cmd",
+    "pipeline.commands.users_cmd",
+    "pipeline.commands.serve_cmd",
 ]
 
 
