@@ -136,6 +136,16 @@ class HandsOnHipsParams(PoseParams):
     elbow_out_min: float = Field(0.15, ge=0, le=3,
                                  description="Elbow at least this far outside the same-side shoulder (body scales)")
     elbow_angle_max_deg: float = Field(140.0, ge=0, le=180, description="Elbow bent at least this much (interior angle)")
+    elbow_height_frac: tuple[float, float] = Field(
+        (0.2, 0.75), description="Elbow height between shoulder (0) and hip (1): arms akimbo hold the elbow at the "
+                                 "waist, forearms on a desk put it level with the hands")
+    wrist_inside_hip_max: float = Field(0.15, ge=0, le=2,
+                                        description="Wrist at most this far inside the same-side hip (body scales): "
+                                                    "hands in front of the belly are not on the hips")
+    require_standing: bool = Field(True, description="Judge only standing people (a knee well below its hip). Seated at a "
+                                                     "desk, hidden hips are guessed next to hands resting on the desk, "
+                                                     "which looks exactly like hands on hips")
+    standing_thigh_drop: float = Field(0.6, ge=0, le=3, description="Knee at least this far below the hip (body scales): standing")
     both_hands: bool = Field(False, description="Require both hands on the hips (default: one is enough)")
 
 
@@ -155,6 +165,14 @@ class HandsOnHips(_GestureRule):
             return None, {}
         results: list[bool] = []
         vals: dict[str, float | None] = {}
+        if p.require_standing:
+            drops = [(pose.pt(f"{s}_knee")[1] - pose.pt(f"{s}_hip")[1]) / scale
+                     for s, _ in SIDES if pose.ok(f"{s}_knee", f"{s}_hip")]
+            if not drops:
+                return None, {}
+            vals["thigh_drop"] = max(drops)
+            if max(drops) < p.standing_thigh_drop:
+                return False, vals  # seated: not this gesture
         for side, other in SIDES:
             if not pose.ok(f"{side}_wrist", f"{side}_elbow", f"{side}_hip"):
                 continue
@@ -162,9 +180,15 @@ class HandsOnHips(_GestureRule):
             d_hip = m.norm_dist(pose, f"{side}_wrist", f"{side}_hip", scale)
             elbow_out = out_dir * (pose.pt(f"{side}_elbow")[0] - pose.pt(f"{side}_shoulder")[0]) / scale
             angle = m.joint_angle_deg(pose, f"{side}_shoulder", f"{side}_elbow", f"{side}_wrist")
+            sy, hy = pose.pt(f"{side}_shoulder")[1], pose.pt(f"{side}_hip")[1]
+            frac = (pose.pt(f"{side}_elbow")[1] - sy) / (hy - sy) if hy - sy > 1e-6 else None
+            inside = out_dir * (pose.pt(f"{side}_hip")[0] - pose.pt(f"{side}_wrist")[0]) / scale
+            lo, hi = p.elbow_height_frac
             results.append(bool(d_hip <= p.wrist_to_hip_max and elbow_out >= p.elbow_out_min
-                                and angle is not None and angle <= p.elbow_angle_max_deg))
-            vals |= {f"{side}_wrist_to_hip": d_hip, f"{side}_elbow_out": elbow_out, f"{side}_elbow_deg": angle}
+                                and angle is not None and angle <= p.elbow_angle_max_deg
+                                and frac is not None and lo <= frac <= hi and inside <= p.wrist_inside_hip_max))
+            vals |= {f"{side}_wrist_to_hip": d_hip, f"{side}_elbow_out": elbow_out, f"{side}_elbow_deg": angle,
+                     f"{side}_elbow_height_frac": frac, f"{side}_wrist_inside_hip": inside}
         if not results:
             return None, vals
         if p.both_hands:

@@ -170,7 +170,7 @@ class SlouchParams(PoseParams):
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
     severity: str = Field("low", pattern=SEV, description="Base severity")
     lateral_tilt_deg: float = Field(20.0, ge=0, le=90, description="Torso tilted sideways at least this much (frontal view)")
-    shoulder_tilt_deg: float = Field(15.0, ge=0, le=90, description="Shoulder line off level at least this much")
+    shoulder_tilt_deg: float = Field(20.0, ge=0, le=90, description="Shoulder line off level at least this much")
     frontal_max_facing: float = Field(0.25, ge=0, le=2,
                                       description="Facing cue under this (body scales) counts as a frontal view")
     min_shoulder_width: float = Field(0.6, ge=0, le=1,
@@ -221,9 +221,10 @@ class LegsCrossedParams(PoseParams):
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
     severity: str = Field("low", pattern=SEV, description="Base severity")
     cross_margin: float = Field(0.1, ge=0, le=1,
-                                description="Ankles (or a knee past the body midline) swapped by at least this "
+                                description="Ankles in the opposite left/right order to the hips by at least this "
                                             "(body scales)")
     ankle_on_knee_dist: float = Field(0.45, ge=0, le=2, description="An ankle this close to the other knee: figure-four cross")
+    min_shin: float = Field(0.5, ge=0, le=3, description="Shorter shins (body scales) mean guessed, hidden legs: not visible")
     side_view_hip_width: float = Field(0.25, ge=0, le=1,
                                        description="Hips closer than this (body scales) = side view: left/right order "
                                                    "is not used")
@@ -250,14 +251,15 @@ class LegsCrossed(Rule):
             lh, rh, lk, rk, la, ra = (pose.pt(n) for n in LEG_JOINTS)
             hip_dx = (lh[0] - rh[0]) / scale
             a_on_k = min(np.hypot(*(la - rk)), np.hypot(*(ra - lk))) / scale
-            vals: dict[str, float | None] = {"ankle_on_other_knee": a_on_k, "hip_width": abs(hip_dx)}
+            shin = min(np.hypot(*(lk - la)), np.hypot(*(rk - ra))) / scale
+            vals: dict[str, float | None] = {"ankle_on_other_knee": a_on_k, "hip_width": abs(hip_dx), "shin": shin}
+            if shin < p.min_shin:  # collapsed legs: the model guessed joints hidden under the desk
+                out.append(Finding(track_key(person), None, details=m.rounded(vals), **kw))
+                continue
             cond = a_on_k <= p.ankle_on_knee_dist
             if abs(hip_dx) >= p.side_view_hip_width:
-                side = np.sign(hip_dx)  # + : the left leg is on the image right
-                ankle_dx = side * (la[0] - ra[0]) / scale
-                mid = (lh[0] + rh[0]) / 2
-                knee_past = max(side * (mid - lk[0]), side * (rk[0] - mid)) / scale
-                vals |= {"ankle_order": ankle_dx, "knee_past_midline": knee_past}
-                cond = cond or ankle_dx <= -p.cross_margin or knee_past >= p.cross_margin
+                ankle_dx = np.sign(hip_dx) * (la[0] - ra[0]) / scale  # < 0: ankles swapped against the hips
+                vals["ankle_order"] = ankle_dx
+                cond = cond or ankle_dx <= -p.cross_margin
             out.append(Finding(track_key(person), bool(cond), details=m.rounded(vals), **kw))
         return out
