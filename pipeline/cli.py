@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "pipeline.commands.samples_cmd",
     "pipeline.commands.users_cmd",
     "pipeline.commands.serve_cmd",
+    "pipeline.commands.eval_cmd",
 ]
 
 

@@ -1,0 +1,177 @@
+"""`counterwatch eval images`: each rule's frame-level judgement on labelled still images.
+
+It runs the same detector, pose, scene and `Rule.judge` code as the live pipeline,
+without timing, so a rule's image-level precision and recall measure what the rule
+sees in one frame. A bare image has no zones: everyone is staff with no post, and a
+personal item counts when it lies on a desk or table surface.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from pipeline.config.models import CameraConfig, SiteConfig, rule_params
+from pipeline.core.errors import ConfigError, SourceError
+from pipeline.core.types import Frame
+from pipeline.evaluation.metrics import Counts, confusion
+from pipeline.rules.base import RULES, Finding, Rule, RuleContext
+from pipeline.scene.facts import SceneFacts
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ImageResult:
+    """What the rules saw in one image (kept for the JSON and the FP/FN page)."""
+
+    image: str
+    labels: dict[str, int | None]
+    predicted: dict[str, bool]
+    findings: dict[str, list[dict[str, Any]]]
+    facts: SceneFacts | None = None  # not serialised; used to draw overlays
+    error: str | None = None
+
+
+@dataclass
+class ImageEval:
+    rules: list[str]
+    counts: dict[str, Counts]
+    images: list[ImageResult]
+    thresholds: dict[str, dict[str, Any]]
+    models: dict[str, Any]
+    wall_s: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self, config: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "rules": {r: self.counts[r].as_dict() for r in self.rules},
+            "thresholds": self.thresholds,
+            "config": config,
+            "models": self.models,
+            "images": [{"image": r.image, "labels": r.labels, "predicted": r.predicted,
+                        "findings": r.findings, **({"error": r.error} if r.error else {})}
+                       for r in self.images],
+            "wall_s": round(self.wall_s, 2),
+            **self.extra,
+        }
+
+
+def build_judges(cfg: SiteConfig, rule_ids: list[str]) -> dict[str, Rule]:
+    """One rule instance per rule id, with the config's params (the operating thresholds)."""
+    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
+
+    out: dict[str, Rule] = {}
+    for rid in rule_ids:
+        cls = RULES.get(rid)
+        if cls is None:
+            raise ConfigError(f"labels: unknown rule id {rid!r} (known: {', '.join(sorted(RULES))})")
+        ctx = RuleContext(site_id=cfg.site.id, camera_id="image", roster=cfg.roster)
+        if "site" in RuleContext.__dataclass_fields__:
+            ctx.site = cfg.site  # type: ignore[attr-defined]
+        out[rid] = cls(rule_params(cfg.rules, rid), ctx)
+    return out
+
+
+def bare_image_facts(models: Any, image: np.ndarray, cfg: SiteConfig) -> SceneFacts:
+    """Scene facts of a bare image: the lead's `processor.image_facts` when it exists.
+
+    Until then, the same stages are composed here: detector, pose and phone cascade
+    through `processor.perceive`, then a SceneAssigner with no zones (all staff, no post).
+    """
+    from pipeline import processor
+
+    fn = getattr(processor, "image_facts", None)
+    if fn is not None:
+        facts, _dets = fn(models, image, cfg)
+        return facts
+    from pipeline.scene.assign import SceneAssigner
+
+    frame = Frame(source_id="image", index=0, timestamp_s=0.0, image=image)
+    assigner = SceneAssigner(CameraConfig(id="image"))
+    persons, objects, _ = processor.perceive(models, frame, assigner, None, cfg.models.pose.staff_only)
+    return assigner.facts("image", 0.0, None, (frame.width, frame.height), persons, objects)
+
+
+def finding_json(f: Finding) -> dict[str, Any]:
+    def clean(v: Any) -> Any:
+        if isinstance(v, (np.floating, float)):
+            return round(float(v), 3)
+        if isinstance(v, np.integer):
+            return int(v)
+        if isinstance(v, np.ndarray):
+            return [clean(x) for x in v.tolist()]
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): clean(x) for k, x in v.items()}
+        if isinstance(v, (str, int, bool)) or v is None:
+            return v
+        return str(v)
+
+    return {"key": str(f.key), "cond": f.cond, "post_id": f.post_id, "track_ids": [int(t) for t in f.track_ids],
+            "details": clean(dict(f.details))}
+
+
+def judge_image(judges: dict[str, Rule], facts: SceneFacts) -> tuple[dict[str, bool], dict[str, list[dict]]]:
+    """Predicted positive for a rule when any of its findings is True in this frame."""
+    predicted: dict[str, bool] = {}
+    findings: dict[str, list[dict]] = {}
+    for rid, rule in judges.items():
+        fs = rule.judge(facts)
+        predicted[rid] = any(f.cond is True for f in fs)
+        findings[rid] = [finding_json(f) for f in fs]
+    return predicted, findings
+
+
+def read_image(path: Path) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise SourceError(f"{path}: cannot be read as an image")
+    return img
+
+
+def evaluate_images(data_dir: str | Path, labels: dict[str, dict[str, int | None]], rules: list[str],
+                    cfg: SiteConfig, *, models: Any = None, progress: bool = True,
+                    keep_facts: bool = True,
+                    facts_fn: Callable[[Any, np.ndarray, SiteConfig], SceneFacts] | None = None) -> ImageEval:
+    """Run every labelled image through the models and each rule's `judge`, then count."""
+    from pipeline.processor import build_models
+
+    root = Path(data_dir)
+    judges = build_judges(cfg, rules)
+    models = models if models is not None else build_models(cfg)
+    facts_fn = facts_fn or bare_image_facts
+    results: list[ImageResult] = []
+    t0 = time.perf_counter()
+    for image in tqdm(sorted(labels), desc="eval images", unit="img", disable=not progress):
+        lab = labels[image]
+        try:
+            facts = facts_fn(models, read_image(root / image), cfg)
+        except SourceError as exc:
+            log.warning("%s", exc)
+            results.append(ImageResult(image, lab, {}, {}, None, error=str(exc)))
+            continue
+        predicted, findings = judge_image(judges, facts)
+        results.append(ImageResult(image, lab, predicted, findings, facts if keep_facts else None))
+    wall = time.perf_counter() - t0
+    counts = confusion({r.image: r.labels for r in results}, {r.image: r.predicted for r in results}, rules)
+    thresholds = {rid: judges[rid].params.model_dump(mode="json") for rid in rules}
+    return ImageEval(rules=rules, counts=counts, images=results, thresholds=thresholds,
+                     models=cfg.models.model_dump(mode="json"), wall_s=wall)
+
+
+def threshold_summary(params: dict[str, Any]) -> str:
+    """The rule-specific numbers of a params dump, for the terminal table."""
+    skip = {"enabled", "active", "skip_breaks", "disabled_cameras", "disabled_posts", "update_every_s",
+            "cooldown_s", "severity", "clear_after_s"}
+    parts = [f"{k}={v}" for k, v in params.items() if k not in skip and isinstance(v, (int, float, str))]
+    return ", ".join(parts)
