@@ -45,6 +45,8 @@ class ArmsCrossedParams(PoseParams):
     severity: str = Field("low", pattern=SEV, description="Base severity")
     wrist_to_elbow_max: float = Field(0.6, ge=0, le=3,
                                       description="Each wrist at most this far (body scales) from the opposite elbow")
+    min_shoulder_width: float = Field(0.4, ge=0, le=1,
+                                      description="Judge only when the shoulders span this share of the body scale")
     chest_band: tuple[float, float] = Field(
         (-0.2, 1.6), description="Wrists between these heights below the shoulder line (body scales): the chest")
 
@@ -64,13 +66,18 @@ class ArmsCrossed(_GestureRule):
         need = ("left_wrist", "right_wrist", "left_elbow", "right_elbow", "left_shoulder", "right_shoulder")
         if not pose.ok(*need):
             return None, {}
+        sw = m.norm_dist(pose, "left_shoulder", "right_shoulder", scale)
+        if sw < p.min_shoulder_width:
+            return None, {"shoulder_width": sw}  # side view: left and right arms overlap, crossing is unknowable
         lw_re = m.norm_dist(pose, "left_wrist", "right_elbow", scale)
         rw_le = m.norm_dist(pose, "right_wrist", "left_elbow", scale)
+        crossed = (lw_re < m.norm_dist(pose, "left_wrist", "left_elbow", scale)
+                   and rw_le < m.norm_dist(pose, "right_wrist", "right_elbow", scale))
         sh_y = m.shoulder_mid(pose)[1]
         low, high = p.chest_band
         wy = [(pose.pt(w)[1] - sh_y) / scale for w in ("left_wrist", "right_wrist")]
         on_chest = all(low <= y <= high for y in wy)
-        cond = on_chest and lw_re <= p.wrist_to_elbow_max and rw_le <= p.wrist_to_elbow_max
+        cond = on_chest and crossed and lw_re <= p.wrist_to_elbow_max and rw_le <= p.wrist_to_elbow_max
         return bool(cond), {"left_wrist_to_right_elbow": lw_re, "right_wrist_to_left_elbow": rw_le,
                             "wrists_below_shoulder": float(np.mean(wy))}
 
@@ -124,7 +131,7 @@ class ChinRest(_GestureRule):
             if best is None or d_chin < best:
                 best = d_chin
                 vals = {"wrist_to_chin": d_chin, "elbow_below_wrist": elbow_lower, "wrist_above_nose": above_nose}
-        return (hit if judged else None), vals
+        return (bool(hit) if judged else None), vals
 
 
 class HandsOnHipsParams(PoseParams):
