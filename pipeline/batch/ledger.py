@@ -1,0 +1,91 @@
+"""The `analyses` table as a ledger: which recording was analysed under which config.
+
+A recording is identified by the sha256 of its content (a renamed or copied file
+is still the same recording) together with a hash of the config that shaped the
+analysis. A row `done` (or `failed`) for that pair means the file is skipped;
+a row left `running` by an interrupted batch is redone, and every batch event
+and presence interval that run had already written for the recording is removed
+first so that nothing is counted twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from pipeline.config.models import SiteConfig
+from pipeline.events.schema import AnalysisRow, EventRow, PresenceRow
+from pipeline.events.store import EventStore
+
+CHUNK = 1 << 20
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def config_version(cfg: SiteConfig | dict[str, Any], fps: float | None = None) -> str:
+    """A short hash of everything that shapes an analysis: the whole config plus an fps override."""
+    data = cfg if isinstance(cfg, dict) else cfg.model_dump(mode="json", by_alias=True)
+    blob = json.dumps({"config": data, "fps": fps}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+
+
+def recording_keys(path: str | Path) -> list[str]:
+    """The spellings under which a recording may be stored in events.recording / presence.recording."""
+    p = Path(path)
+    keys = {str(p), str(p.resolve())}
+    return sorted(keys)
+
+
+def previous(store: EventStore, sha: str, version: str) -> AnalysisRow | None:
+    """The latest finished (done or failed) analysis of this content under this config, if any."""
+    with store.session() as s:
+        return s.scalars(
+            select(AnalysisRow)
+            .where(AnalysisRow.sha256 == sha, AnalysisRow.config_version == version,
+                   AnalysisRow.status.in_(("done", "failed")))
+            .order_by(AnalysisRow.id.desc()).limit(1)
+        ).first()
+
+
+def begin(store: EventStore, path: str | Path, sha: str, version: str, camera_id: str) -> int:
+    """Claim a recording: drop what earlier batch runs left for it, then insert a `running` row."""
+    keys = recording_keys(path)
+    with store.session() as s, s.begin():
+        s.execute(delete(EventRow).where(EventRow.source == "batch", EventRow.recording.in_(keys)))
+        s.execute(delete(PresenceRow).where(PresenceRow.source == "batch", PresenceRow.recording.in_(keys)))
+        s.execute(delete(AnalysisRow).where(
+            AnalysisRow.status == "running",
+            or_(AnalysisRow.sha256 == sha, AnalysisRow.path.in_(keys))))
+        row = AnalysisRow(path=keys[0] if len(keys) == 1 else str(Path(path).resolve()), sha256=sha,
+                          config_version=version, camera_id=camera_id, status="running")
+        s.add(row)
+        s.flush()
+        return int(row.id)
+
+
+def finish(store: EventStore, analysis_id: int, status: str, *, error: str = "", video_s: float = 0.0,
+           wall_s: float = 0.0) -> None:
+    with store.session() as s, s.begin():
+        row = s.get(AnalysisRow, analysis_id)
+        if row is None:
+            return
+        row.status, row.error, row.video_s, row.wall_s = status, error[:2000], float(video_s), float(wall_s)
+        row.at = dt.datetime.utcnow()
+
+
+def batch_event_count(store: EventStore, path: str | Path) -> int:
+    with store.session() as s:
+        rows = s.scalars(select(EventRow.event_id).where(EventRow.source == "batch",
+                                                         EventRow.recording.in_(recording_keys(path))))
+        return len(list(rows))

@@ -1,0 +1,53 @@
+"""`counterwatch report`: the daily report (HTML, PDF, XLSX) for one day of a data folder."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+from pipeline.core.errors import ConfigError
+
+
+def parse_day(text: str, field: str = "--date") -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{field}: expected a date as YYYY-MM-DD, got {text!r}") from None
+
+
+def add_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default: zh)")
+    p.add_argument("--ui-url", default=None,
+                   help="base URL of the review UI for event links (default: $COUNTERWATCH_UI_URL or "
+                        "http://localhost:8000)")
+    p.add_argument("--db-url", default=None, help="database URL (default: sqlite in the data folder)")
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write the daily report: report.html, report.pdf, report.xlsx")
+    p.add_argument("--date", required=True, help="day to report, YYYY-MM-DD")
+    p.add_argument("--data", required=True, help="data folder (holds counterwatch.db, snapshots/)")
+    p.add_argument("--out", required=True, help="output folder for the report files")
+    p.add_argument("--config", default=None, help="site config (post names, opening hours, roster)")
+    add_report_args(p)
+    p.set_defaults(func=_report)
+
+
+def run_report(args: argparse.Namespace, day: dt.date, out: str) -> int:
+    from pipeline.config.loader import load_config
+    from pipeline.reports.build import build_report
+
+    cfg = load_config(args.config) if args.config else None
+    files = build_report(args.data, day, out, lang=args.lang, cfg=cfg, ui_url=args.ui_url, db_url=args.db_url,
+                         pdf=not args.no_pdf)
+    src = files.source or "no data"
+    print(f"report {day} ({args.lang}, {files.events} event(s) from {src}):")
+    for path in (files.html, files.pdf, files.xlsx):
+        if path is not None:
+            print(f"  {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    return run_report(args, parse_day(args.date), args.out)
