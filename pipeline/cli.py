@@ -26,6 +26,8 @@ COMMAND_MODULES = [
     "pipeline.commands.users_cmd",
     "pipeline.commands.serve_cmd",
     "pipeline.commands.eval_cmd",
+    "pipeline.commands.batch_cmd",
+    "pipeline.commands.report_cmd",
 ]
 
 
