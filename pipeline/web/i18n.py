@@ -220,16 +220,68 @@ DETAIL_PHRASES: dict[str, tuple[str, str, str]] = {
     "late_s": ("迟到", "late by", "s"),
     "early_s": ("早退", "left early by", "s"),
     "score": ("得分", "score", "pct"),
+    # keys the rulebook rules write (pipeline/rules/*.py); distances are in body scales (shoulder widths)
+    "head_above_shoulder": ("头部高出肩线（身体尺度）", "head above shoulder line (body scales)", "x"),
+    "head_pitch": ("低头程度（身体尺度）", "head pitched down (body scales)", "x"),
+    "torso_forward_deg": ("躯干前倾", "torso bent forward", "deg"),
+    "torso_lateral_deg": ("躯干侧倾", "torso tilted sideways", "deg"),
+    "shoulder_tilt_deg": ("肩线倾斜", "shoulder line tilt", "deg"),
+    "moved_in_window": ("窗口内有动作", "moved in the window", "bool"),
+    "ankle_order": ("脚踝交叉量", "ankle crossing", "x"),
+    "thigh_drop": ("大腿下落（身体尺度）", "thigh drop (body scales)", "x"),
+    "wrist_to_chin": ("手腕到下巴（身体尺度）", "wrist to chin (body scales)", "x"),
+    "elbow_below_wrist": ("肘低于手腕（身体尺度）", "elbow below wrist (body scales)", "x"),
+    "wrist_above_nose": ("手腕高于鼻（身体尺度）", "wrist above nose (body scales)", "x"),
+    "wrists_apart": ("双手间距（身体尺度）", "wrists apart (body scales)", "x"),
+    "wrists_below_shoulder": ("手腕低于肩（身体尺度）", "wrists below shoulders (body scales)", "x"),
+    "left_wrist_to_right_elbow": ("左腕到右肘（身体尺度）", "left wrist to right elbow (body scales)", "x"),
+    "right_wrist_to_left_elbow": ("右腕到左肘（身体尺度）", "right wrist to left elbow (body scales)", "x"),
+    "left_wrist_to_head": ("左腕到头（身体尺度）", "left wrist to head (body scales)", "x"),
+    "right_wrist_to_head": ("右腕到头（身体尺度）", "right wrist to head (body scales)", "x"),
+    "phone_to_face": ("手机到面部（身体尺度）", "phone to face (body scales)", "x"),
+    "customer_present": ("柜台前有客户", "customer at the counter", "bool"),
+    "cue": ("判断依据", "cue", "cue"),
+    "people": ("人数", "people", "people"),
+    "groups": ("聚集群数", "groups", ""),
+    "speed_heights_per_s": ("移动速度（身高/秒）", "speed (body heights/s)", ""),
+    "max_waiting": ("等候上限", "waiting limit", "people"),
+    "count": ("数量", "count", ""),
+    "confidence": ("置信度", "confidence", "pct"),
+    "kind": ("类型", "kind", "cue"),
+    "early_leave_s": ("早退", "left early by", "s"),
+    "shift_start": ("班次开始", "shift start", ""),
+    "shift_end": ("班次结束", "shift end", ""),
+    "last_seen": ("最后出现", "last seen", ""),
+    "a_present": ("A角在岗", "A present", "bool"),
+    "b_present": ("B角在岗", "B present", "bool"),
+    "duty_name": ("AB岗", "duty", ""),
+    "duty_id": ("AB岗编号", "duty id", ""),
+    "escalate_to": ("升级为", "escalated to", ""),
+}
+
+# values of `cue` / `kind` that have words of their own
+CUE_WORDS: dict[str, tuple[str, str]] = {
+    "still": ("长时间静止", "motionless for a long time"),
+    "head_on_arms": ("头枕在手臂上", "head resting on the arms"),
+    "bent_forward": ("上身伏在桌面", "upper body bent over the desk"),
+    "phone_in_hand": ("手中有手机", "phone in hand"),
+    "phone_in_hand_region": ("手部区域有手机", "phone in the hand region"),
+    "pose_hands_together_head_down": ("双手合拢且低头", "hands together with head down"),
+    "late": ("迟到", "late"),
+    "early_leave": ("早退", "left early"),
 }
 
 _UNIT_BY_SUFFIX = (("_deg", "deg"), ("_s", "s"), ("_pct", "pct"), ("_px", "px"), ("_m", "m"), ("_count", "people"))
 
 
 def _fmt_num(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
+    return str(int(v)) if float(v).is_integer() else f"{v:.3f}".rstrip("0").rstrip(".")
 
 
 def _fmt_value(v: Any, unit: str, lang: str) -> str:
+    if unit == "cue" and isinstance(v, str):
+        words = CUE_WORDS.get(v)
+        return (words[1] if lang == "en" else words[0]) if words else v
     if unit == "bool" or isinstance(v, bool):
         return t("yes" if v else "no", lang)
     if v is None:
