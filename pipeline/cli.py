@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "pipeline.commands.eval_cmd",
     "pipeline.commands.batch_cmd",
     "pipeline.commands.report_cmd",
+    "pipeline.commands.run_cmd",
+    "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
 ]
 
 

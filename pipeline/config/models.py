@@ -179,6 +179,57 @@ def rule_params(rules: StrictModel, rule_id: str) -> RuleParams:
     return getattr(rules, rule_id.replace(".", "__"))
 
 
+class WebhookConfig(StrictModel):
+    """One alert receiver. Every (webhook, event, state) is delivered exactly once, via the DB outbox."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", description="Webhook id (outbox key)")
+    kind: Literal["generic", "wecom", "dingtalk"] = Field(
+        "generic", description="generic JSON POST, WeCom robot markdown or DingTalk robot markdown")
+    url: str = Field(pattern=r"^https?://", description="Receiver URL (http:// or https://)")
+    secret: str | None = Field(None, description="generic: HMAC-SHA256 key of X-Counterwatch-Signature; "
+                                                 "dingtalk: the robot's SEC... signing secret")
+    min_severity: Literal["info", "low", "medium", "high"] = Field("info", description="Lowest severity sent")
+    rules: list[str] = Field(default_factory=list, description="Only these rule ids (empty: all)")
+    cameras: list[str] = Field(default_factory=list, description="Only these camera ids (empty: all)")
+    states: list[Literal["start", "update", "end"]] = Field(
+        default_factory=lambda: ["start", "end"], min_length=1, description="Event states sent")
+    timeout_s: float = Field(5.0, gt=0, le=60, description="HTTP timeout per delivery attempt")
+
+
+class MqttConfig(StrictModel):
+    """Optional MQTT publishing (needs the extra: pip install counterwatch[mqtt])."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    topic: str = Field("counterwatch/{site_id}/{camera_id}/{rule_id}", description="Topic template")
+    username: str | None = None
+    password: str | None = None
+    qos: int = Field(1, ge=0, le=2)
+
+
+class AlertsConfig(StrictModel):
+    public_url: str | None = Field(None, pattern=r"^https?://",
+                                   description="Base URL of the web app, for snapshot/clip links in webhooks")
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
+    retry_initial_s: float = Field(1.0, gt=0, le=600, description="First webhook retry delay (doubles each try)")
+    retry_max_s: float = Field(300.0, gt=0, le=86400, description="Longest webhook retry delay")
+
+    @model_validator(mode="after")
+    def verify_webhooks(self) -> AlertsConfig:
+        ids = [w.id for w in self.webhooks]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"alerts.webhooks: id(s) {dup} appear more than once")
+        from pipeline.rules.base import RULES
+
+        for w in self.webhooks:
+            for rid in w.rules:
+                if rid not in RULES:
+                    raise ValueError(f"alerts.webhooks {w.id!r} field rules: unknown rule {rid!r}")
+        return self
+
+
 class SiteConfig(StrictModel):
     version: int = Field(1, ge=1, le=1, description="Config format version")
     site: SiteInfo = Field(default_factory=SiteInfo)
@@ -187,6 +238,7 @@ class SiteConfig(StrictModel):
     cameras: list[CameraConfig] = Field(default_factory=list)
     roster: RosterConfig = Field(default_factory=RosterConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
 
     @field_validator("cameras")
     @classmethod

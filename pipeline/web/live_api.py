@@ -222,3 +222,15 @@ async def events_ws(ws: WebSocket, camera: str | None = None, post: str | None =
     finally:
         reader.cancel()
         sub.close()
+
+
+def prefer_live_routes(app: Any) -> None:
+    """Move this router's routes to the front: `/api/events/stream` must win over `/api/events/{event_id}`.
+
+    Needed while the app factory includes the review router first; harmless once it includes this one first.
+    """
+    routes = app.router.routes
+    mine = [r for r in routes if getattr(r, "original_router", None) is router
+            or getattr(r, "endpoint", None) in {events_stream, events_ws, health, cameras, outages, metrics}]
+    rest = [r for r in routes if r not in mine]
+    routes[:] = mine + rest

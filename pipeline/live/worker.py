@@ -1,0 +1,160 @@
+"""One live camera: source -> CameraPipeline -> evidence/presence -> alert feed, in a thread.
+
+Why a thread per camera with a shared pool of model sets: onnxruntime and LiteRT
+release the GIL while they run, so K model sets (K = cores) keep every core busy
+while tracking, rules and I/O interleave; a camera waiting for a model set keeps
+only its newest frame. Frames that are already older than `max_lag_s` when a model
+set frees up are skipped and counted, so a loaded machine drops frames instead of
+falling behind real time. While the source is down the pipeline gets offline
+frames (outage time is unknown to the rules and the presence log).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from pipeline.alerts.feed import AlertFeed
+from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core.types import Event
+from pipeline.events.evidence import EvidenceRecorder
+from pipeline.events.sinks import PresenceRecorder, StoreSink
+from pipeline.events.store import EventStore
+from pipeline.live.health import CameraHealth
+from pipeline.processor import CameraPipeline, Models
+from pipeline.scene.facts import SceneFacts
+
+log = logging.getLogger(__name__)
+
+
+class ModelPool:
+    """K interchangeable model sets; a camera leases one per frame (FIFO among waiting cameras)."""
+
+    def __init__(self, sets: list[Models]):
+        if not sets:
+            raise ValueError("ModelPool needs at least one model set")
+        self.size = len(sets)
+        self._q: queue.Queue[Models] = queue.Queue()
+        for m in sets:
+            self._q.put(m)
+
+    @contextlib.contextmanager
+    def lease(self, timeout_s: float | None = None) -> Iterator[Models | None]:
+        try:
+            models = self._q.get(timeout=timeout_s)
+        except queue.Empty:
+            yield None
+            return
+        try:
+            yield models
+        finally:
+            self._q.put(models)
+
+
+def live_wall_at(t: float) -> dt.datetime:
+    """Live frames carry epoch seconds; rules and the store want local wall time."""
+    return dt.datetime.fromtimestamp(t)
+
+
+class CameraWorker:
+    def __init__(self, cfg: SiteConfig, camera: CameraConfig, pool: ModelPool, store: EventStore,
+                 data_dir: Path, feed: AlertFeed, open_source: Callable[[CameraConfig, Callable], Any], *,
+                 fps: float | None = None, max_lag_s: float = 2.0, outage_tick_s: float = 1.0,
+                 on_frame: Callable[[str, Any, Any], None] | None = None):
+        self.cfg, self.camera, self.pool, self.store = cfg, camera, pool, store
+        self.data_dir, self.feed, self.open_source = Path(data_dir), feed, open_source
+        self.fps = fps or cfg.analysis.fps
+        self.max_lag_s, self.outage_tick_s = max_lag_s, outage_tick_s
+        self.on_frame = on_frame
+        self.health = CameraHealth(camera.id, cfg.site.id, store, target_fps=self.fps)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run_safe, name=f"camera-{camera.id}", daemon=True)
+        self.error: str | None = None
+        self.source: Any = None
+
+    def start(self) -> CameraWorker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout_s: float | None = None) -> None:
+        self._thread.join(timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run_safe(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # the camera stops, the others and the web app go on
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("camera %s: worker stopped", self.camera.id)
+            self.health.state, self.health.reason = "offline", f"worker error: {self.error}"
+            self.health.write(force=True)
+
+    def _run(self) -> None:
+        cam, cfg = self.camera, self.cfg
+        evidence = EvidenceRecorder(self.data_dir, cfg, cam, self.store)
+        presence = PresenceRecorder(self.store, camera_id=cam.id, site_id=cfg.site.id, source="live",
+                                    wall_at=live_wall_at)
+        sink = StoreSink(self.store, source="live")
+        pipe: CameraPipeline | None = None
+        last_t: float | None = None
+        last_outage_tick = 0.0
+        src = self.open_source(cam, self.health.on_state)
+        self.source = src
+        self.health.attach_source(src)
+        try:
+            while not self._stop.is_set():
+                frame = src.next_frame(timeout_s=0.25)
+                now = time.time()
+                if frame is None:
+                    if self.health.down and pipe is not None and now - last_outage_tick >= self.outage_tick_s:
+                        last_outage_tick = now
+                        self._publish(pipe.outage(now), None, evidence)
+                        presence.observe(SceneFacts(source_id=cam.id, t=now, wall=live_wall_at(now),
+                                                    frame_size=(0, 0), online=False))
+                    if getattr(src, "ended", False):
+                        break
+                    continue
+                with self.pool.lease() as models:
+                    if time.time() - frame.timestamp_s > self.max_lag_s:
+                        self.health.lagged_frame()  # too old by the time a model set was free
+                        continue
+                    if pipe is None:
+                        pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps)
+                    pipe.models = models
+                    res = pipe.process(frame)
+                evidence.on_frame(frame, res)
+                presence.observe(res.facts)
+                last_t = frame.timestamp_s
+                self._publish(res.events, frame.timestamp_s, evidence)
+                self.health.analysed_frame(frame.timestamp_s, sum(e.state == "start" for e in res.events))
+                if self.on_frame is not None:
+                    self.on_frame(cam.id, frame, res)
+        finally:
+            self.health.stopping = True
+            src.close()
+            end_t = time.time()
+            if pipe is not None:
+                closing = pipe.close(last_t if last_t is not None else end_t)
+                for ev in closing:
+                    evidence.on_event_end(ev)
+                self._publish(closing, None, evidence)
+            evidence.close()  # finishes clips (post-roll cut at shutdown)
+            presence.flush(end_t)
+            self.health.close()
+
+    def _publish(self, events: list[Event], frame_s: float | None, evidence: EvidenceRecorder) -> None:
+        for ev in events:
+            self.feed.publish(ev, frame_s=frame_s, evidence=evidence.paths_of(ev.event_id))
