@@ -29,8 +29,12 @@
     return resp.json();
   }
 
-  async function refreshRow(id, highlight) {
+  async function refreshRow(id, highlight, retries) {
     const resp = await fetch("/fragments/event-row/" + encodeURIComponent(id) + "?lang=" + lang, { credentials: "same-origin" });
+    if (resp.status === 404 && retries) {  // the alert can arrive before the event row is committed
+      await new Promise(r => setTimeout(r, 1000));
+      return refreshRow(id, highlight, retries - 1);
+    }
     if (!resp.ok) return null;
     const tpl = document.createElement("template");
     tpl.innerHTML = (await resp.text()).trim();
@@ -121,13 +125,17 @@
     const exists = tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
     if (exists) { refreshRow(id, false); return; }
     if (f.page !== "1" || !matches(ev) || new URLSearchParams(location.search).get("until")) return;
-    refreshRow(id, true).then(tr => { if (tr) { const c = document.getElementById("count"); if (c) c.textContent = c.textContent.replace(/^\d+/, n => String(+n + 1)); } });
+    refreshRow(id, true, 3).then(tr => { if (tr) { const c = document.getElementById("count"); if (c) c.textContent = c.textContent.replace(/^\d+/, n => String(+n + 1)); } });
   }
   if (window.EventSource && live) {
-    const es = new EventSource("/api/events/stream");
+    const q = new URLSearchParams();
+    if (f.filterCamera) q.set("camera", f.filterCamera);
+    if (f.filterPost) q.set("post", f.filterPost);
+    if (f.filterRule) q.set("rule", f.filterRule);
+    const es = new EventSource("/api/events/stream" + (q.toString() ? "?" + q : ""));
     es.onopen = () => { live.textContent = live.dataset.on; };
-    es.onerror = () => { live.textContent = live.dataset.off; };
+    es.onerror = () => { live.textContent = live.dataset.off; if (es.readyState === EventSource.CLOSED) es.close(); };
     es.onmessage = onFeed;
-    ["event", "start", "update", "end"].forEach(name => es.addEventListener(name, onFeed));
+    ["alert", "event", "start", "update", "end"].forEach(name => es.addEventListener(name, onFeed));
   }
 })();

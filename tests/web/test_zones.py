@@ -1,0 +1,107 @@
+"""Zone editor API: admin only, validation through the site config models, backup and
+atomic rewrite, conflict detection, and the background picture."""
+
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from pipeline.config.loader import load_config
+
+
+def _body(c):
+    z = c.get("/api/zones/cam5").json()
+    return {"posts": z["posts"], "waiting": z["waiting"], "staff_area": z["staff_area"], "base_sha256": z["sha256"]}
+
+
+def test_admin_saves_zones_with_backup(login, web_dir):
+    c, csrf = login("ann")
+    before = (web_dir / "site.yaml").read_text()
+    body = _body(c)
+    assert [p["id"] for p in body["posts"]] == ["P1", "P2", "P3", "P4"]
+    body["posts"][0]["seat"][0] = [0.7712345, 0.41]
+    body["posts"][2]["desk"] = [[0.5, 0.1], [0.56, 0.1], [0.56, 0.2], [0.5, 0.2]]
+    body["waiting"] = [[[0.0, 0.7], [0.3, 0.7], [0.3, 1.0], [0.0, 1.0]]]
+    r = c.put("/api/zones/cam5", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["backup"].startswith("site.yaml.bak-") and (web_dir / out["backup"]).read_text() == before
+    cfg = load_config(web_dir / "site.yaml")
+    cam = cfg.camera("cam5")
+    assert cam.posts[0].seat[0] == [0.7712, 0.41]
+    assert cam.posts[2].desk == [[0.5, 0.1], [0.56, 0.1], [0.56, 0.2], [0.5, 0.2]]
+    assert cam.waiting == [[[0.0, 0.7], [0.3, 0.7], [0.3, 1.0], [0.0, 1.0]]]
+    # everything else in the file is unchanged
+    old, new = yaml.safe_load(before), yaml.safe_load((web_dir / "site.yaml").read_text())
+    assert new["roster"] == old["roster"] and new["rules"] == old["rules"] and new["site"] == old["site"]
+    assert not list(web_dir.glob(".site.yaml.*")), "temp file left behind"
+    # the server's config follows the file
+    assert c.get("/api/zones/cam5").json()["sha256"] == out["sha256"]
+
+
+def test_invalid_zones_are_refused_with_named_errors(login, web_dir):
+    c, csrf = login("ann")
+    before = (web_dir / "site.yaml").read_bytes()
+    body = _body(c)
+    body["posts"][1]["seat"][2] = [1.4, 0.5]
+    r = c.put("/api/zones/cam5", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422
+    detail = " ".join(r.json()["detail"])
+    assert "post 'P2'" in detail and "'seat'" in detail and "outside 0..1" in detail
+    body = _body(c)
+    body["posts"][0]["seat"] = [[0.1, 0.1], [0.2, 0.2]]
+    r = c.put("/api/zones/cam5", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and "seat" in " ".join(r.json()["detail"])
+    body = _body(c)
+    body["posts"].append({"id": "P9", "seat": [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]})
+    r = c.put("/api/zones/cam5", json=body, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 422 and "P9" in " ".join(r.json()["detail"])
+    assert c.put("/api/zones/cam9", json=_body(c), headers={"X-CSRF-Token": csrf}).status_code == 422
+    assert (web_dir / "site.yaml").read_bytes() == before
+    assert not list(web_dir.glob("site.yaml.bak-*"))
+
+
+def test_concurrent_edit_is_detected(login, web_dir):
+    c, csrf = login("ann")
+    stale = _body(c)
+    fresh = _body(c)
+    fresh["posts"][3]["seat"][0] = [0.27, 0.35]
+    assert c.put("/api/zones/cam5", json=fresh, headers={"X-CSRF-Token": csrf}).status_code == 200
+    r = c.put("/api/zones/cam5", json=stale, headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 409
+    assert load_config(web_dir / "site.yaml").camera("cam5").posts[3].seat[0] == [0.27, 0.35]
+
+
+def test_background_is_the_latest_snapshot_else_a_grabbed_frame(login, web_dir, demo_clip):
+    c, _ = login("ann")
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and r.content == (web_dir / "snapshots/cam5/ev_unattended.jpg").read_bytes()
+    # without snapshots the frame comes from the camera source (relative to the config file)
+    shutil.rmtree(web_dir / "snapshots")
+    shutil.copy(demo_clip, web_dir / "office_cctv_cam5.mov")
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+    import cv2
+    import numpy as np
+
+    img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape[:2] == (900, 1600)
+
+
+def test_zone_page_and_no_config(login, web_dir):
+    c, _ = login("ann")
+    page = c.get("/zones/cam5").text
+    assert 'id="zone-editor"' in page and 'data-camera="cam5"' in page and "/static/zones.js" in page
+    assert c.get("/zones", follow_redirects=False).headers["location"] == "/zones/cam5"
+    assert c.get("/zones/nope").status_code == 404
+
+    from fastapi.testclient import TestClient
+
+    from pipeline.web.app import create_app
+    from tests.web.conftest import PASSWORD
+
+    bare = TestClient(create_app(web_dir))
+    bare.post("/api/login", json={"username": "ann", "password": PASSWORD})
+    assert bare.get("/api/zones/cam5").status_code == 409
+    assert "--config" in bare.get("/zones").text
