@@ -193,11 +193,12 @@ class LiveSource(Source):
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2.0, self.backoff_max_s)
                 continue
+            received_before = self._received
             reason = self._pump(cap)
             cap.release()
             if self._stop.is_set():
                 break
-            if self._state == "online":
+            if self._received > received_before:
                 backoff = self.backoff_initial_s  # it worked for a while: retry fast
             self._lost(reason)
             self._stop.wait(backoff)

@@ -34,6 +34,16 @@ def _start(cmd: list[str]) -> subprocess.Popen:
     )
 
 
+def _wait_listening(port: int, timeout_s: float = 10.0) -> None:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
 def _stop(proc: subprocess.Popen | None) -> None:
     if proc is not None and proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -112,7 +122,8 @@ def test_rtsp_reconnects_after_server_restart(data_dir):
 
     def serve() -> tuple[subprocess.Popen, subprocess.Popen]:
         server = _start(server_cmd)
-        time.sleep(0.7)
+        _wait_listening(source_port)
+        _wait_listening(client_port)
         return server, _start(publish_cmd)
 
     states = _States()
