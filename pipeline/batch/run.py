@@ -56,7 +56,7 @@ class BatchSummary:
         out = [f"batch {self.day}: {self.found} recording(s): {len(done)} analysed, {len(skipped)} skipped "
                f"(already done), {len(failed)} failed; {sum(o.events for o in done)} new event(s)"]
         for o in failed:
-            out.append(f"FAILED {o.path}: {o.error}")
+            out.append(f"FAILED {o.path}: {_reason(o)}")
         if done:
             out.append(f"{self.video_s:.1f} s of video in {self.wall_s:.1f} s wall clock = "
                        f"{self.x_real_time:.2f} x real time")
@@ -114,7 +114,12 @@ def _outcome_line(o: Outcome) -> str:
                f"({speed:.2f} x real time)"
     if o.status == "skipped":
         return f"skipped {o.camera_id} {name}: {o.note}"
-    return f"FAILED  {o.camera_id} {o.path}: {o.error}"
+    return f"FAILED  {o.camera_id} {o.path}: {_reason(o)}"
+
+
+def _reason(o: Outcome) -> str:
+    """The error without a leading copy of the path (the line already starts with it)."""
+    return o.error.removeprefix(f"{o.path}: ")
 
 
 def _run_pool(jobs: list[Job], n_workers: int, progress: bool) -> Iterator[Outcome]:

@@ -112,6 +112,8 @@ def analyze_one(job: Job) -> Outcome:
                 out.error = err if str(path.name) in str(err) else f"{path}: {err}"
             elif out.video_s <= 0:
                 out.error = f"{path}: no frame could be decoded (corrupt or empty recording)"
+            else:
+                out.error = _truncation(path, out.video_s, job.fps or cfg.analysis.fps)
             evs = list(getattr(res, "events", []) or [])
             out.events = len({e.get("event_id") for e in evs if isinstance(e, dict)}) or len(evs)
         out.wall_s = time.perf_counter() - t0
@@ -120,6 +122,17 @@ def analyze_one(job: Job) -> Outcome:
         return out
     finally:
         store.close()
+
+
+def _truncation(path: Path, video_s: float, fps: float) -> str:
+    """An error when decoding stopped well before the duration the container header promises."""
+    from pipeline.batch.discover import video_duration_s
+
+    expected = video_duration_s(path)
+    if expected is None or video_s >= expected * 0.95 - max(2.0 / fps, 1.0):
+        return ""
+    return (f"{path}: truncated: only {video_s:.1f} s of {expected:.1f} s could be decoded "
+            f"(events from the readable part are kept)")
 
 
 def _run_analysis(path: Path, cfg: Any, job: Job, store: Any) -> Any:
