@@ -32,12 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from pipeline.alerts.bus import AlertBus
     from pipeline.events.store import EventStore
     from pipeline.live.logjson import install_json_logging
     from pipeline.live.runner import LiveRunner
+    from pipeline.live.webserver import make_server
     from pipeline.web.app import create_app
     from pipeline.web.live_api import prefer_live_routes
 
@@ -56,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)
     app.state.live_runner = runner
     prefer_live_routes(app)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
-                                           timeout_graceful_shutdown=3, access_log=False))
+    server = make_server(app, args.host, args.port)
     runner.start()
     print(f"counterwatch: watching {len(runner.cameras)} camera(s) of site {cfg.site.id!r}; "
           f"web app on http://{args.host}:{args.port}/", flush=True)
