@@ -55,7 +55,7 @@ class _Calls(list):
 
 @pytest.fixture(scope="module")
 def office_frames(data_dir):
-    return _frames(data_dir, OFFICE, fps=5.0, until_s=16.0)
+    return _frames(data_dir, OFFICE, fps=5.0, until_s=13.5)
 
 
 @pytest.mark.data
