@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ph.add_argument("images", nargs="+", help="image files or folders, e.g. the 'using mobile' exam-hall frames")
     ph.add_argument("--match", default="", help="only files whose name contains this text (e.g. 'mobile')")
     ph.add_argument("--detectors", default="yolo11n_int8.onnx,yolov8n_int8.onnx")
-    ph.add_argument("--conf", type=float, default=0.2, help="cell phone confidence threshold")
+    ph.add_argument("--conf", default="0.05,0.1,0.2", help="cell phone confidence thresholds, comma-separated")
+    ph.add_argument("--negatives", default="", help="also count hits on files whose name contains this (e.g. copying)")
+    ph.add_argument("--people", default="yolov8n_int8.onnx", help="detector that finds the persons")
     ph.add_argument("--threads", type=int, default=2)
     ph.set_defaults(func=_bench_phones)
 
@@ -83,18 +85,19 @@ def _bench_models(args: argparse.Namespace) -> int:
 
     frames = [Frame("bench", i, float(i), _read(p)) for i, p in enumerate(list_images(args.images))]
     print(f"{len(frames)} image(s), {args.threads} thread(s), {args.repeat} run(s) each")
-    people_det = None
+    persons: list[Detections] = []
+    people_from = ""
     for name in [n for n in args.detectors.split(",") if n]:
         det = YoloOnnxDetector(name, threads=args.threads)
-        people_det = people_det or det
         ms = _median_ms(det.detect, frames, args.repeat)
-        print(f"detector {name:<28} {det.input_size[0]}px  {ms:7.1f} ms/frame")
-    if people_det is None:
+        found = [d[d.class_name == "person"] for d in (det.detect(f) for f in frames)]
+        print(f"detector {name:<28} {det.input_size[0]}px  {ms:7.1f} ms/frame  {sum(map(len, found))} persons")
+        if sum(map(len, found)) > sum(map(len, persons)):
+            persons, people_from = found, name  # pose is fed the detector that found the most people
+    if not persons:
         return 0
-    persons = [people_det.detect(f) for f in frames]
-    persons = [p[p.class_name == "person"] for p in persons]
     n_people = sum(len(p) for p in persons)
-    print(f"pose inputs: {n_people} person box(es) from {people_det.model_name}")
+    print(f"pose inputs: {n_people} person box(es) from {people_from}")
     for spec in [s for s in args.pose.split(",") if s]:
         kind, _, model = spec.partition(":")
         if kind == "yolo_pose":
@@ -112,6 +115,8 @@ def _bench_models(args: argparse.Namespace) -> int:
                 for f, p in zip(frames, persons, strict=True)
             )
             print(f"pose {label:<30} {ms:7.1f} ms/frame  {got}/{n_people} persons with >=5 keypoints conf>0.5")
+            if hasattr(est, "close"):
+                est.close()
     return 0
 
 
@@ -138,35 +143,52 @@ def phones_near_hands(phones: Detections, persons: Detections, min_kp_conf: floa
     return near
 
 
+def _best_near_hands(phones: Detections, persons: Detections) -> float:
+    near = phones[phones_near_hands(phones, persons)]
+    return float(near.confidence.max()) if len(near) else 0.0
+
+
 def _bench_phones(args: argparse.Namespace) -> int:
     from pipeline.detectors.cascade import PhoneCascade
     from pipeline.detectors.yolo_onnx import YoloOnnxDetector
     from pipeline.detectors.yolo_pose import YoloPoseEstimator, YoloPoseModel
 
-    paths = list_images(args.images, args.match)
+    thresholds = [float(t) for t in str(args.conf).split(",") if t]
+    sets = {"positives": list_images(args.images, args.match)}
+    if args.negatives:
+        sets["negatives"] = list_images(args.images, args.negatives)
+    people = YoloOnnxDetector(args.people, conf_threshold=0.3, threads=args.threads)
     pose = YoloPoseEstimator(YoloPoseModel("yolo11n-pose_int8.tflite", threads=args.threads))
-    print(f"{len(paths)} image(s); cell phone conf >= {args.conf}; pose: yolo11n-pose hybrid")
-    for name in [n for n in args.detectors.split(",") if n]:
-        det = YoloOnnxDetector(name, conf_threshold=min(args.conf, 0.25), threads=args.threads)
-        cascade = PhoneCascade(det, args.conf, classes=("cell phone",))
-        whole_hits = casc_hits = any_hits = 0
-        ms = []
+    frames: dict[str, list[tuple[Frame, Detections]]] = {}
+    for label, paths in sets.items():
+        frames[label] = []
         for i, p in enumerate(paths):
             frame = Frame("bench", i, float(i), _read(p))
-            d = det.detect(frame)
-            persons = pose.estimate(frame, d[(d.class_name == "person") & (d.confidence >= 0.3)])
-            phones = d[(d.class_name == "cell phone") & (d.confidence >= args.conf)]
-            t = time.perf_counter()
-            crop_phones = cascade.detect(frame, persons)
-            ms.append((time.perf_counter() - t) * 1000)
-            w = bool(phones_near_hands(phones, persons).any())
-            c = bool(phones_near_hands(crop_phones, persons).any())
-            whole_hits += w
-            casc_hits += c
-            any_hits += w or c
-        print(
-            f"{name:<22} {det.input_size[0]}px  whole frame: {whole_hits}/{len(paths)}  "
-            f"cascade: {casc_hits}/{len(paths)}  either: {any_hits}/{len(paths)}  "
-            f"cascade cost {statistics.median(ms):.0f} ms/frame (median)"
-        )
+            d = people.detect(frame)
+            frames[label].append((frame, pose.estimate(frame, d[d.class_name == "person"])))
+    print(
+        ", ".join(f"{k}: {len(v)} image(s)" for k, v in sets.items())
+        + f"; persons from {args.people} + yolo11n-pose; a hit = a cell phone box near a wrist"
+    )
+    for name in [n for n in args.detectors.split(",") if n]:
+        det = YoloOnnxDetector(name, conf_threshold=min(thresholds), threads=args.threads)
+        cascade = PhoneCascade(det, min(thresholds), classes=("cell phone",))
+        ms = []
+        for label, items in frames.items():
+            whole, casc = [], []
+            for frame, persons in items:
+                d = det.detect(frame)
+                whole.append(_best_near_hands(d[d.class_name == "cell phone"], persons))
+                t = time.perf_counter()
+                casc.append(_best_near_hands(cascade.detect(frame, persons), persons))
+                ms.append((time.perf_counter() - t) * 1000)
+            for t in thresholds:
+                w = sum(v >= t for v in whole)
+                c = sum(v >= t for v in casc)
+                e = sum(a >= t or b >= t for a, b in zip(whole, casc, strict=True))
+                print(
+                    f"{name:<20} {det.input_size[0]}px {label:<9} conf>={t:<5} whole frame {w:>3}/{len(items)}"
+                    f"  cascade {c:>3}/{len(items)}  either {e:>3}/{len(items)}"
+                )
+        print(f"{name:<20} cascade cost {statistics.median(ms):.0f} ms/frame (median)")
     return 0
