@@ -28,6 +28,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, help="analysed frames per second per camera (default: analysis.fps)")
     p.add_argument("--workers", type=int, help="parallel inference model sets (default: CPU cores)")
     p.add_argument("--max-lag-s", type=float, default=2.0, help="skip frames older than this when a model set frees up")
+    p.add_argument("--offline-after-s", type=float, default=60.0,
+                   help="a camera reconnecting this long is reported offline (default 60)")
+    p.add_argument("--backoff-max-s", type=float, default=30.0, help="longest wait between reconnect tries (default 30)")
+    p.add_argument("--rtsp-transport", choices=["tcp", "udp"], help="force RTSP over TCP or UDP (default: FFmpeg's)")
     p.set_defaults(func=run)
 
 
@@ -45,13 +49,19 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--fps must be > 0, got {args.fps}")
     if args.workers is not None and args.workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
+    for flag in ("offline_after_s", "backoff_max_s"):
+        if getattr(args, flag) <= 0:
+            raise ConfigError(f"--{flag.replace('_', '-')} must be > 0, got {getattr(args, flag)}")
+    live_options = {"offline_after_s": args.offline_after_s, "backoff_max_s": args.backoff_max_s}
+    if args.rtsp_transport:
+        live_options["rtsp_transport"] = args.rtsp_transport
     cfg_path = Path(args.config)
     cfg = load_config(cfg_path)
     data = Path(args.data)
     store = EventStore.for_dir(data, args.db_url)
     bus = AlertBus()
     runner = LiveRunner(cfg, data, store, bus=bus, config_dir=cfg_path.resolve().parent, pool_size=args.workers,
-                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera)
+                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options)
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)
     app.state.live_runner = runner
     prefer_live_routes(app)

@@ -54,10 +54,10 @@ def make_user(data: Path) -> None:
     store.close()
 
 
-def start_run(config: Path, data: Path, port: int, log: Path) -> subprocess.Popen:
+def start_run(config: Path, data: Path, port: int, log: Path, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "pipeline.cli", "run", "--config", str(config), "--data", str(data),
-           "--port", str(port), "--workers", "1"]
+           "--port", str(port), "--workers", "1", *extra]
     return subprocess.Popen(cmd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
