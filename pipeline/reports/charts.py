@@ -64,7 +64,7 @@ def by_hour(data: ReportData, lang: str) -> bytes:
 
 def by_rule(data: ReportData, lang: str) -> bytes:
     rows = list(reversed(data.by_rule))
-    fig, ax = plt.subplots(figsize=(7.2, 0.3 * max(len(rows), 2) + 0.9))
+    fig, ax = plt.subplots(figsize=(6.4, 0.24 * max(len(rows), 2) + 0.8))
     labels = [_rule_label(r, lang) for r in rows]
     counts = [r["count"] for r in rows]
     bars = ax.barh(range(len(rows)), counts, color=[PALETTE[(len(rows) - 1 - i) % len(PALETTE)]

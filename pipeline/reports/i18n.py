@@ -18,7 +18,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "kpi_events": ("违规事件", "Violations"),
     "kpi_posts": ("岗位数", "Posts"),
     "kpi_onpost": ("平均在岗率", "Mean on-post rate"),
-    "kpi_unattended": ("岗位无人（分钟）", "Unattended (min)"),
+    "kpi_unattended": ("岗位无人分钟数", "Unattended min"),
     "kpi_confirmed": ("已确认", "Confirmed"),
     "kpi_unreviewed": ("待审核", "Unreviewed"),
     "by_rule": ("按规则统计", "Violations by rule"),
