@@ -135,3 +135,21 @@ def with_empty_pose(persons: Detections, k: int = N_KEYPOINTS) -> Detections:
     """The persons with zero keypoints and zero confidence: 'no pose found', never a guess."""
     n = len(persons)
     return persons.with_(keypoints=np.zeros((n, k, 2), np.float32), keypoint_conf=np.zeros((n, k), np.float32))
+
+
+def drop_outside_box(
+    xyxy: np.ndarray, keypoints: np.ndarray, keypoint_conf: np.ndarray, margin: float = 0.15
+) -> np.ndarray:
+    """Keypoint confidences with joints outside their person's box (plus a margin) set to 0.
+
+    Pose models place joints hidden behind a counter (hips, legs) below the person
+    box, often with a high visibility score. Those are guesses; a rule must read
+    them as "not visible", so their confidence is zeroed.
+    """
+    if len(xyxy) == 0:
+        return keypoint_conf
+    w = (xyxy[:, 2] - xyxy[:, 0])[:, None] * margin
+    h = (xyxy[:, 3] - xyxy[:, 1])[:, None] * margin
+    x, y = keypoints[..., 0], keypoints[..., 1]
+    inside = (x >= xyxy[:, 0:1] - w) & (x <= xyxy[:, 2:3] + w) & (y >= xyxy[:, 1:2] - h) & (y <= xyxy[:, 3:4] + h)
+    return np.where(inside, keypoint_conf, 0.0).astype(np.float32)

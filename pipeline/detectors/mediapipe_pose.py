@@ -17,7 +17,7 @@ from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.skeleton import mediapipe_to_coco
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.base import expand_box, with_empty_pose
+from pipeline.detectors.base import drop_outside_box, expand_box, with_empty_pose
 from pipeline.detectors.registry import pose_backend
 
 # BlazePose works on about 256 px; tiny crops are upscaled so its detector has something to find.
@@ -82,6 +82,7 @@ class MediaPipePoseEstimator:
             got = self._crop_pose(frame.image, box)
             if got is not None:
                 kps[i], kcs[i] = got
+        kcs = drop_outside_box(persons.xyxy, kps, kcs)
         return out.with_(keypoints=kps, keypoint_conf=kcs)
 
 

@@ -31,6 +31,7 @@ from pipeline.detectors.base import (
     box_iou,
     clip_boxes,
     cxcywh_to_xyxy,
+    drop_outside_box,
     expand_box,
     letterbox,
     nms,
@@ -187,6 +188,7 @@ class YoloPoseEstimator:
                 got = self._crop_pose(frame.image, persons.xyxy[i])
                 if got is not None:
                     kps[i], kcs[i] = got
+        kcs = drop_outside_box(persons.xyxy, kps, kcs)
         return out.with_(keypoints=kps.astype(np.float32), keypoint_conf=kcs.astype(np.float32))
 
 

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from pipeline.core.types import Detections
-from pipeline.detectors.base import box_iou, cxcywh_to_xyxy, expand_box, letterbox, nms, with_empty_pose
+from pipeline.detectors.base import (
+    box_iou,
+    cxcywh_to_xyxy,
+    drop_outside_box,
+    expand_box,
+    letterbox,
+    nms,
+    with_empty_pose,
+)
 
 
 @pytest.mark.parametrize("shape", [(1080, 1920), (1920, 1080), (100, 100), (37, 501)])
@@ -75,3 +83,11 @@ def test_detections_shape_errors_name_the_field(kwargs, message):
     }
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Detections(**{**base, **kwargs})
+
+
+def test_joints_outside_the_box_are_not_visible():
+    """Legs guessed below a box cut at the counter get confidence 0, joints in the box keep theirs."""
+    xyxy = np.array([[100, 100, 200, 300]], np.float32)
+    kps = np.array([[[150, 120], [150, 320], [150, 400], [95, 200]]], np.float32)  # in, margin, below, margin
+    kcs = np.full((1, 4), 0.9, np.float32)
+    np.testing.assert_allclose(drop_outside_box(xyxy, kps, kcs), [[0.9, 0.9, 0.0, 0.9]])
