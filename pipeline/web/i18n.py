@@ -90,6 +90,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "by_rule": ("按规则", "By rule"),
     "by_camera": ("按摄像头", "By camera"),
     "events": ("事件数", "Events"),
+    "total_prefix": ("共 ", ""),
+    "total_suffix": (" 条事件", " events"),
     "confirmed": ("已确认", "Confirmed"),
     "dismissed": ("已驳回", "Dismissed"),
     "unreviewed": ("未审核", "Unreviewed"),

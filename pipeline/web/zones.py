@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from pipeline.config.loader import parse_config
@@ -159,7 +159,7 @@ def api_save_zones(camera_id: str, body: ZonesUpdate, request: Request, user: Ad
 
 
 # --------------------------------------------------------------------------------------------
-# background picture: the newest snapshot of the camera, else one frame from its source
+# background picture: a frame from the camera's source, else its newest snapshot without banner
 # --------------------------------------------------------------------------------------------
 def _latest_snapshot(request: Request, camera_id: str) -> Path | None:
     data_dir: Path = request.app.state.data_dir
@@ -175,8 +175,33 @@ def _latest_snapshot(request: Request, camera_id: str) -> Path | None:
     return None
 
 
+def banner_height(width: int) -> int:
+    """Height of the title banner that pipeline/events/snapshot.py puts above evidence frames."""
+    big = max(16, round(width / 45))
+    small = max(12, round(width / 70))
+    pad = max(6, big // 3)
+    return pad * 4 + big + small * 2
+
+
+def strip_banner(img):  # (H,W,3) BGR -> the camera frame under the banner, if there is one
+    """Zones are normalised to the camera frame, so the banner must go before drawing them.
+    The banner is recognised by its background colour down the right edge."""
+    import numpy as np
+
+    from pipeline.events.snapshot import BANNER_BG
+
+    h, w = img.shape[:2]
+    bh = banner_height(w)
+    if bh >= h - 16:
+        return img
+    edge = img[:bh, w - 3:].reshape(-1, 3).astype(np.int16)
+    if np.abs(edge - np.array(BANNER_BG, np.int16)).max() <= 24:
+        return img[bh:]
+    return img
+
+
 def grab_frame(source: str, config_dir: Path) -> bytes | None:
-    """One JPEG frame from a camera source (file, URL or webcam:N); None if it can't be read."""
+    """One JPEG frame from a camera source (file, folder, URL or webcam:N); None if it can't be read."""
     import cv2
 
     if source.startswith("webcam:"):
@@ -187,16 +212,17 @@ def grab_frame(source: str, config_dir: Path) -> bytes | None:
         p = Path(source)
         if not p.is_absolute():
             p = config_dir / p
+        if not p.exists():
+            return None
         if p.is_dir():  # an image folder: its first picture
             imgs = sorted(x for x in p.iterdir() if x.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-            if not imgs:
-                return None
-            img = cv2.imread(str(imgs[0]))
+            img = cv2.imread(str(imgs[0])) if imgs else None
             ok, buf = cv2.imencode(".jpg", img) if img is not None else (False, None)
             return buf.tobytes() if ok else None
         target = str(p)
     cap = cv2.VideoCapture(target)
     try:
+        cap.set(cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000)
         ok, frame = cap.read()
     finally:
         cap.release()
@@ -206,27 +232,38 @@ def grab_frame(source: str, config_dir: Path) -> bytes | None:
     return buf.tobytes() if ok else None
 
 
+def snapshot_frame(path: Path) -> bytes | None:
+    import cv2
+
+    img = cv2.imread(str(path))
+    if img is None:
+        return None
+    ok, buf = cv2.imencode(".jpg", strip_banner(img), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else None
+
+
 @router.get("/api/zones/{camera_id}/background.jpg", tags=["zones"])
 def api_background(camera_id: str, request: Request, user: AdminUser) -> Response:
-    snap = _latest_snapshot(request, camera_id)
-    if snap is not None:
-        return FileResponse(snap, headers={"Cache-Control": "no-store"})
-    cfg: SiteConfig | None = request.app.state.config
+    """A clean frame is preferred: snapshots carry a banner and old overlays."""
     path = _config_path(request)
-    cam = _camera(cfg, camera_id, path) if cfg else None
+    cfg: SiteConfig = request.app.state.config
+    cam = _camera(cfg, camera_id, path)
     cache: dict[tuple[str, str], bytes] = request.app.state.frame_cache
-    if cam is None or not cam.source:
-        raise HTTPException(404, f"camera {camera_id!r}: no snapshot and no source to grab a frame from")
     key = (camera_id, cam.source)
-    if key not in cache:
+    jpg = cache.get(key)
+    if jpg is None and cam.source:
         jpg = grab_frame(cam.source, path.parent)
-        if jpg is None:
-            raise HTTPException(404, f"camera {camera_id!r}: no snapshot, and no frame could be read from "
-                                     f"{cam.source!r}")
-        if len(cache) > 64:
-            cache.clear()
-        cache[key] = jpg
-    return Response(cache[key], media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        if jpg is not None:
+            if len(cache) > 64:
+                cache.clear()
+            cache[key] = jpg
+    if jpg is None:
+        snap = _latest_snapshot(request, camera_id)
+        jpg = snapshot_frame(snap) if snap is not None else None
+    if jpg is None:
+        raise HTTPException(404, f"camera {camera_id!r}: no frame could be read from its source {cam.source!r} "
+                                 "and it has no snapshot yet")
+    return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 # --------------------------------------------------------------------------------------------

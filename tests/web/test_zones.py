@@ -73,20 +73,52 @@ def test_concurrent_edit_is_detected(login, web_dir):
     assert load_config(web_dir / "site.yaml").camera("cam5").posts[3].seat[0] == [0.27, 0.35]
 
 
-def test_background_is_the_latest_snapshot_else_a_grabbed_frame(login, web_dir, demo_clip):
-    c, _ = login("ann")
-    r = c.get("/api/zones/cam5/background.jpg")
-    assert r.status_code == 200 and r.content == (web_dir / "snapshots/cam5/ev_unattended.jpg").read_bytes()
-    # without snapshots the frame comes from the camera source (relative to the config file)
-    shutil.rmtree(web_dir / "snapshots")
-    shutil.copy(demo_clip, web_dir / "office_cctv_cam5.mov")
-    r = c.get("/api/zones/cam5/background.jpg")
-    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content[:2] == b"\xff\xd8"
+def _decode(content: bytes):
     import cv2
     import numpy as np
 
-    img = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
-    assert img.shape[:2] == (900, 1600)
+    return cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
+
+
+def test_background_is_a_source_frame_else_the_snapshot(login, web_dir, demo_clip):
+    c, _ = login("ann")
+    # the config's source (relative to the config file) is read first: a clean full-size frame
+    shutil.copy(demo_clip, web_dir / "office_cctv_cam5.mov")
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    assert _decode(r.content).shape[:2] == (900, 1600)
+    # without a readable source, the newest snapshot (this seeded one has no banner: kept whole)
+    c2, _ = login("ann")
+    (web_dir / "office_cctv_cam5.mov").unlink()
+    c.app.state.frame_cache.clear()
+    r = c2.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and _decode(r.content).shape[:2] == (360, 640)
+    shutil.rmtree(web_dir / "snapshots")
+    r = c2.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 404 and "office_cctv_cam5.mov" in r.json()["detail"]
+
+
+def test_snapshot_banner_is_stripped(demo_clip):
+    """Zones are normalised to the camera frame: the evidence banner must not shift them."""
+    import cv2
+    import numpy as np
+
+    from pipeline.core.types import Frame
+    from pipeline.events.snapshot import render_snapshot
+    from pipeline.web.zones import strip_banner
+
+    cap = cv2.VideoCapture(str(demo_clip))
+    ok, img = cap.read()
+    cap.release()
+    assert ok
+    snap = render_snapshot(Frame("cam5", 0, 0.0, img), title_zh="岗位无人", title_en="Counter unattended")
+    assert snap.shape[0] > img.shape[0]
+    ok, buf = cv2.imencode(".jpg", snap, [cv2.IMWRITE_JPEG_QUALITY, 85])  # as stored on disk
+    stored = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    frame = strip_banner(stored)
+    assert frame.shape == img.shape
+    assert np.abs(frame.astype(int) - img.astype(int)).mean() < 6
+    assert strip_banner(img).shape == img.shape  # a plain frame is kept whole
 
 
 def test_zone_page_and_no_config(login, web_dir):

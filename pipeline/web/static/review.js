@@ -125,7 +125,7 @@
     const exists = tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
     if (exists) { refreshRow(id, false); return; }
     if (f.page !== "1" || !matches(ev) || new URLSearchParams(location.search).get("until")) return;
-    refreshRow(id, true, 3).then(tr => { if (tr) { const c = document.getElementById("count"); if (c) c.textContent = c.textContent.replace(/^\d+/, n => String(+n + 1)); } });
+    refreshRow(id, true, 3).then(tr => { if (tr) { const c = document.getElementById("count-n"); if (c) c.textContent = String(+c.textContent + 1); } });
   }
   if (window.EventSource && live) {
     const q = new URLSearchParams();
