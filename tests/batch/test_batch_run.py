@@ -193,3 +193,25 @@ def test_ray_executor_gives_the_same_events(site, first_run, tmp_path):
     assert "2 analysed" in out and "2 failed" in out
     strip = [k[:6] for k in _event_keys(data)]
     assert [k[:6] for k in _event_keys(ray_data)] == strip
+
+
+def test_nightly_reports_the_analysed_day(site, first_run):
+    """nightly = batch (nothing new here) + the report of the real analysed clips into OUT/DATE/."""
+    data, _, _ = first_run
+    before = _counts(data)
+    out = site / "reports"
+    import io
+    from contextlib import redirect_stdout
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        rc = main(["nightly", "--date", DAY, "--recordings", str(site / "recordings"), "--config",
+                   str(site / "site.yaml"), "--data", str(data), "--out", str(out), "--fps", "1", "--no-progress",
+                   "--no-pdf"])
+    text = buf.getvalue()
+    assert rc == 0, text
+    assert _counts(data) == before
+    html = (out / DAY / "report.html").read_text(encoding="utf-8")
+    assert (out / DAY / "report.xlsx").is_file()
+    assert "1号窗口" in html and "3号窗口" in html and "第五十一条" in html
+    assert f"{before['events']} event(s) from batch" in text
