@@ -108,7 +108,7 @@ class Subscription:
             self._aevent.clear()
         try:
             await asyncio.wait_for(self._aevent.wait(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return None
         with self._cond:
             return self._q.popleft() if self._q else None

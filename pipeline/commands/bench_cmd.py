@@ -133,8 +133,8 @@ def run_bench(args: argparse.Namespace) -> int:
     from pipeline.events.store import EventStore
     from pipeline.live.runner import LiveRunner
     from pipeline.web.app import create_app
-    from pipeline.web.live_api import prefer_live_routes
     from pipeline.web.auth import add_user
+    from pipeline.web.live_api import prefer_live_routes
 
     clip = args.clip or str(Path(os.environ.get("COUNTERWATCH_DATA_DIR", "")) / DEFAULT_CLIP)
     if not Path(clip).is_file():

@@ -16,7 +16,7 @@ import hmac
 import json
 import os
 import time
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, StreamingResponse
@@ -29,6 +29,7 @@ from pipeline.web.auth import current_user, has_role, require_user
 
 router = APIRouter()
 viewer = require_user("viewer")
+Viewer = Annotated[dict, Depends(viewer)]
 HEARTBEAT_S = 15.0
 STARTED = time.time()
 
@@ -73,7 +74,7 @@ def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/cameras", tags=["live"])
-def cameras(request: Request, user: dict = Depends(viewer)) -> dict[str, Any]:
+def cameras(request: Request, user: Viewer) -> dict[str, Any]:
     """State (online / reconnecting / offline), analysed fps, drop rate and latency per camera."""
     rows = camera_rows(request.app)
     store = request.app.state.store
@@ -87,7 +88,7 @@ def cameras(request: Request, user: dict = Depends(viewer)) -> dict[str, Any]:
 
 @router.get("/api/outages", tags=["live"])
 def outages(request: Request, camera: str | None = None, limit: int = Query(100, ge=1, le=1000),
-            user: dict = Depends(viewer)) -> dict[str, Any]:
+            user: Viewer) -> dict[str, Any]:
     store = request.app.state.store
     with store.session() as s:
         q = select(OutageRow).order_by(OutageRow.id.desc()).limit(limit)
@@ -159,7 +160,7 @@ def _esc(v: Any) -> str:
 @router.get("/api/events/stream", tags=["live"])
 async def events_stream(request: Request, camera: str | None = None, post: str | None = None,
                         rule: str | None = None, severity: str | None = Query(None, description="minimum severity"),
-                        user: dict = Depends(viewer)) -> StreamingResponse:
+                        user: Viewer) -> StreamingResponse:
     """Server-Sent Events: one `event: alert` per event state; `: ping` comments keep proxies open."""
     bus = _bus(request.app)
     flt = _filter(camera, post, rule, severity)
