@@ -87,8 +87,8 @@ def cameras(request: Request, user: Viewer) -> dict[str, Any]:
 
 
 @router.get("/api/outages", tags=["live"])
-def outages(request: Request, camera: str | None = None, limit: int = Query(100, ge=1, le=1000),
-            user: Viewer) -> dict[str, Any]:
+def outages(request: Request, user: Viewer, camera: str | None = None,
+            limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
     store = request.app.state.store
     with store.session() as s:
         q = select(OutageRow).order_by(OutageRow.id.desc()).limit(limit)
@@ -158,9 +158,9 @@ def _esc(v: Any) -> str:
 
 
 @router.get("/api/events/stream", tags=["live"])
-async def events_stream(request: Request, camera: str | None = None, post: str | None = None,
-                        rule: str | None = None, severity: str | None = Query(None, description="minimum severity"),
-                        user: Viewer) -> StreamingResponse:
+async def events_stream(request: Request, user: Viewer, camera: str | None = None, post: str | None = None,
+                        rule: str | None = None,
+                        severity: str | None = Query(None, description="minimum severity")) -> StreamingResponse:
     """Server-Sent Events: one `event: alert` per event state; `: ping` comments keep proxies open."""
     bus = _bus(request.app)
     flt = _filter(camera, post, rule, severity)
