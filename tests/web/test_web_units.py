@@ -38,7 +38,28 @@ def test_bilingual_details_and_durations():
     assert format_duration(3725, "en") == "1 h 2 min"
     assert t("selected_n", "en", n=3) == "3 selected"
     assert t("no-such-key", "en") == "no-such-key"
-    assert all(len(pair) == 2 and pair[0] and pair[1] for pair in STRINGS.values())
+    assert all(len(pair) == 2 and pair[0].strip() for pair in STRINGS.values())
+
+
+def test_every_string_the_templates_use_is_translated():
+    import re
+    from pathlib import Path
+
+    import pipeline.web
+
+    used = set()
+    for f in (Path(pipeline.web.__file__).parent / "templates").glob("*.html"):
+        used |= set(re.findall(r"""\bt\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
+    prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s) and the like
+    assert prefixes == {"reason_", "role_", "sev_", "verdict_"}
+    used -= prefixes
+    from pipeline.web.auth import ROLES
+    from pipeline.web.i18n import REASONS, SEVERITIES, VERDICTS
+
+    used |= {f"reason_{r}" for r in REASONS} | {f"role_{r}" for r in ROLES} | {f"sev_{s}" for s in SEVERITIES}
+    used |= {f"verdict_{v}" for v in (*VERDICTS, "none")}
+    assert len(used) > 40
+    assert used <= set(STRINGS), sorted(used - set(STRINGS))
 
 
 def test_signed_cookie_rejects_tampering():
