@@ -76,8 +76,8 @@ def run_batch(cfg: SiteConfig, day: dt.date, recordings_dir: str | Path, data_di
         raise ConfigError(f"--fps: must be between 0 and 60, got {fps}")
     echo = echo or (lambda line: tqdm.write(line, file=sys.stdout))
     found = discover(recordings_dir, cfg, day)
-    summary = EventStore.for_dir(data_dir, db_url)  # migrate once here, before workers race to
-    summary.close()
+    store = EventStore.for_dir(data_dir, db_url)  # migrate once here, before the workers race to
+    store.close()
     result = BatchSummary(day=day, found=len(found.recordings), unmatched=[str(p) for p in found.unmatched])
     if not found.recordings:
         return result
