@@ -232,8 +232,8 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     _add_error_handlers(app)
     _add_auth_routes(app)
     _add_media_routes(app)
+    _include_live(app)  # first: /api/events/stream must win over /api/events/{event_id}
     app.include_router(review_api.router)
     app.include_router(zones.router)
-    _include_live(app)
 
     return app

@@ -251,3 +251,61 @@ def test_viewer_cannot_confirm(server, browser):
     page.goto(base + "/zones/cam5")
     assert "没有权限" in page.content()
     ctx.close()
+
+
+@pytest.fixture
+def live_server(server):
+    """The same data dir served in-process with an AlertBus, as `counterwatch run` does."""
+    import threading
+
+    import uvicorn
+
+    from pipeline.alerts.bus import AlertBus
+    from pipeline.web.app import create_app
+
+    bus = AlertBus()
+    app = create_app(server["data"], config_path=server["config"], alert_bus=bus)
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    for _ in range(100):
+        if srv.started:
+            break
+        time.sleep(0.05)
+    yield {"base": f"http://127.0.0.1:{port}", "bus": bus, "store": app.state.store}
+    srv.should_exit = True
+    th.join(timeout=10)
+
+
+def test_live_rows_and_bulk_confirm(live_server, browser):
+    import datetime as dt
+
+    from pipeline.alerts.payload import build_alert
+    from pipeline.core.types import Event
+
+    base = live_server["base"]
+    ctx, page = _login(browser, base, "sam")
+    page.wait_for_function("() => document.getElementById('live').innerText === '实时更新已连接'")
+    before = int(page.locator("#count-n").inner_text())
+    ev = Event("live0001", "post.unattended", "第二十条", "cam5", "P2", (7,), "start", "high", 100.0, None,
+               details={"customers_waiting": 3}, wall_start=dt.datetime(2026, 11, 26, 10, 0).timestamp())
+    live_server["store"].record_event(ev)
+    assert live_server["bus"].publish(build_alert(ev)) >= 1
+    row = page.locator('tr[data-id="live0001"]')
+    row.wait_for(timeout=10000)
+    assert "fresh" in (row.get_attribute("class") or "") and "进行中" in row.inner_text()
+    assert int(page.locator("#count-n").inner_text()) == before + 1
+
+    # bulk: tick the new row and the next one, confirm both
+    page.check('tr[data-id="live0001"] input.pick')
+    second = page.locator("table.events tbody tr.ev").nth(1)
+    second_id = second.get_attribute("data-id")
+    second.locator("input.pick").check()
+    assert page.locator("#selected").inner_text() == "已选 2 条"
+    page.click("#bulk-confirm")
+    for eid in ("live0001", second_id):
+        page.locator(f'tr[data-id="{eid}"] td.verdict:has-text("已确认")').wait_for(timeout=10000)
+    assert [r["verdict"] for r in live_server["store"].reviews("live0001")] == ["confirmed"]
+    assert not page.cw_errors, page.cw_errors
+    ctx.close()
