@@ -14,11 +14,13 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from pipeline.config.models import CameraConfig, SiteConfig, rule_params
+from pipeline.core.errors import OutputError
 from pipeline.core.hours import rule_active
 from pipeline.core.types import Detections, Event, Frame
 from pipeline.rules.base import RULES, Rule, RuleContext
 from pipeline.scene.assign import SceneAssigner
 from pipeline.scene.facts import SceneFacts
+from pipeline.scene.roi import post_rois
 from pipeline.tracking.bytetrack import PersonTracker
 
 log = logging.getLogger(__name__)
@@ -37,19 +39,11 @@ class Models:
 
 def build_models(cfg: SiteConfig) -> Models:
     """Load the detector, pose estimator and phone cascade named in the config (fails with a clear error)."""
-    from pipeline.detectors.cascade import PhoneCascade
+    from pipeline.detectors.cascade import build_cascade
     from pipeline.detectors.registry import build_detector, build_pose
 
-    detector = build_detector(cfg.models.detector)
-    pose = build_pose(cfg.models.pose)
-    cascade = None
-    pc = cfg.models.phone_cascade
-    if pc.enabled:
-        crop_det = detector
-        if pc.model:
-            crop_det = build_detector(cfg.models.detector.model_copy(update={"model": pc.model}))
-        cascade = PhoneCascade(crop_det, conf_threshold=pc.conf_threshold)
-    return Models(detector=detector, pose=pose, cascade=cascade)
+    return Models(detector=build_detector(cfg.models.detector), pose=build_pose(cfg.models.pose),
+                  cascade=build_cascade(cfg.models.phone_cascade, cfg.models.detector))
 
 
 def split_persons(dets: Detections) -> tuple[Detections, Detections]:
@@ -81,21 +75,57 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area - inter, 1e-6)
 
 
+def roi_persons(models: Models, frame: Frame, rois: list[np.ndarray]) -> Detections:
+    """Persons with keypoints from the YOLO-pose model run on each post's crop (frame pixels)."""
+    infer = getattr(getattr(models.pose, "model", None), "infer", None)
+    if infer is None or not rois:
+        return Detections.empty()
+    parts = []
+    for x1, y1, x2, y2 in (r.astype(int) for r in rois):
+        bx, sc, kp, kc = infer(frame.image[y1:y2, x1:x2])
+        if not len(bx):
+            continue
+        off = np.array([x1, y1], np.float32)
+        n = len(bx)
+        parts.append(Detections(
+            xyxy=(bx + np.tile(off, 2)).astype(np.float32), confidence=sc.astype(np.float32),
+            class_id=np.zeros(n, np.int64), class_name=np.full(n, "person", dtype=object),
+            keypoints=(kp + off).astype(np.float32), keypoint_conf=kc.astype(np.float32),
+        ))
+    out = Detections.empty()
+    for part in parts:  # neighbouring crops overlap: keep one box per person
+        out = nms_merge(out, part, iou=0.4) if len(out) else part
+    return out
+
+
+def _with_pose_slots(d: Detections) -> Detections:
+    if d.keypoints is not None:
+        return d
+    return d.with_(keypoints=np.zeros((len(d), 17, 2), np.float32), keypoint_conf=np.zeros((len(d), 17), np.float32))
+
+
 def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: PersonTracker | None,
-             pose_staff_only: bool = True) -> tuple[Detections, Detections, list[str]]:
-    """Detection, tracking, pose and the phone cascade for one frame -> (persons, objects, roles)."""
+             pose_staff_only: bool = True, rois: list[np.ndarray] | None = None,
+             ) -> tuple[Detections, Detections, list[str]]:
+    """Detection, post crops, tracking, pose and the phone cascade for one frame -> (persons, objects, roles)."""
     dets = models.detector.detect(frame)
     persons, objects = split_persons(dets)
+    if rois:
+        near = roi_persons(models, frame, rois)
+        if len(near):
+            persons = nms_merge(_with_pose_slots(near), _with_pose_slots(persons), iou=0.4)
     if tracker is not None:
         persons = tracker.update(persons, frame.timestamp_s)
     size = (frame.width, frame.height)
     roles, _, _ = assigner.roles(persons, size)
     if models.pose is not None and len(persons):
         judged = np.array([r != "customer" for r in roles]) if pose_staff_only else np.ones(len(persons), bool)
+        if persons.keypoint_conf is not None:  # crops already gave these persons a skeleton
+            judged &= persons.keypoint_conf.max(axis=1) == 0
         if judged.any():
             posed = models.pose.estimate(frame, persons[judged])
-            kps = np.zeros((len(persons), posed.keypoints.shape[1], 2), np.float32)
-            kpc = np.zeros((len(persons), posed.keypoints.shape[1]), np.float32)
+            base = _with_pose_slots(persons)
+            kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
             kps[judged], kpc[judged] = posed.keypoints, posed.keypoint_conf
             persons = persons.with_(keypoints=kps, keypoint_conf=kpc)
             roles, _, _ = assigner.roles(persons, size)  # hips now known: re-anchor
@@ -128,9 +158,14 @@ class CameraPipeline:
         self.rules = build_rules(cfg, camera, wall_at)
         self.online = True
         self.last_t: float | None = None
+        self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
 
     def process(self, frame: Frame) -> FrameResult:
-        persons, objects, _ = perceive(self.models, frame, self.assigner, self.tracker, self.cfg.models.pose.staff_only)
+        size = (frame.width, frame.height)
+        if self._rois is None or self._rois[0] != size:
+            self._rois = (size, post_rois(self.camera, size) if self.cfg.models.post_crops else [])
+        persons, objects, _ = perceive(self.models, frame, self.assigner, self.tracker,
+                                       self.cfg.models.pose.staff_only, rois=self._rois[1])
         facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
                                     (frame.width, frame.height), persons, objects, online=True)
         events = self._run_rules(facts)
@@ -169,6 +204,8 @@ class CameraPipeline:
         for sink in self.sinks:
             try:
                 sink.handle(ev, frame, facts)
+            except OutputError:
+                raise  # the database or disk cannot take events: stop with a clear error
             except Exception:  # one failing sink must not stop the others or the camera
                 log.exception("camera %s: sink %s failed on event %s", self.camera.id, type(sink).__name__, ev.event_id)
 

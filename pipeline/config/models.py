@@ -119,6 +119,7 @@ class DetectorConfig(StrictModel):
     conf_threshold: float = Field(0.3, ge=0, le=1)
     iou_threshold: float = Field(0.5, ge=0, le=1)
     threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads")
+    imgsz: int | None = Field(None, ge=32, le=4096, description="Input size for models with a dynamic input")
 
 
 class PoseConfig(StrictModel):
@@ -126,6 +127,9 @@ class PoseConfig(StrictModel):
     model: str = Field("yolo11n-pose_int8.tflite", description="File name in the models directory, or a path")
     conf_threshold: float = Field(0.3, ge=0, le=1)
     staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
+    mode: Literal["frame", "crops", "hybrid"] = Field(
+        "hybrid", description="YOLO-pose: whole frame, person crops, or whole frame then crops for the missed")
+    threads: int = Field(2, ge=1, le=64, description="Inference threads")
 
 
 class PhoneCascadeConfig(StrictModel):
@@ -138,6 +142,7 @@ class ModelsConfig(StrictModel):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     pose: PoseConfig = Field(default_factory=PoseConfig)
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
+    post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
 
 
 class AnalysisConfig(StrictModel):

@@ -15,7 +15,7 @@ import numpy as np
 from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
-from pipeline.events.clips import ClipRecorder
+from pipeline.events.clips import ClipRecorder, clip_relpath
 from pipeline.events.snapshot import render_snapshot, write_snapshot
 from pipeline.events.store import EventStore
 from pipeline.rules.articles import ARTICLES
@@ -25,14 +25,9 @@ from pipeline.scene.assign import SceneAssigner
 log = logging.getLogger(__name__)
 
 
-def customer_face_boxes(res: Any) -> list[np.ndarray]:
-    """Upper third of each customer's box: where the face is."""
-    boxes = []
-    for p in res.facts.persons:
-        if p.role == "customer":
-            x1, y1, x2, y2 = p.xyxy
-            boxes.append(np.array([x1, y1, x2, y1 + (y2 - y1) / 3], np.float32))
-    return boxes
+def customer_boxes(res: Any) -> list[np.ndarray]:
+    """Customers' person boxes; the clip and snapshot writers blur the face part of each."""
+    return [p.xyxy for p in res.facts.persons if p.role == "customer"]
 
 
 class EvidenceRecorder:
@@ -47,8 +42,8 @@ class EvidenceRecorder:
                 (out_dir / sub).mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise OutputError(f"{out_dir / sub}: cannot create folder ({exc.strerror})") from None
-        self.clips = ClipRecorder(out_dir / "clips", pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,
-                                  clip_fps=a.clip_fps, max_width=a.clip_max_width, on_clip=self._clip_done,
+        self.clips = ClipRecorder(camera.id, out_dir, pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,
+                                  clip_fps=a.clip_fps, clip_max_width=a.clip_max_width, on_clip=self._clip_done,
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
 
@@ -56,7 +51,7 @@ class EvidenceRecorder:
         return self._paths.get(event_id, {})
 
     def on_frame(self, frame: Frame, res: Any) -> None:
-        blur = customer_face_boxes(res) if self.blur else []
+        blur = customer_boxes(res) if self.blur else []
         self.clips.push(frame, blur_boxes=blur)
         for ev in res.events:
             if ev.state == "start":
@@ -71,7 +66,7 @@ class EvidenceRecorder:
         self.clips.close()
 
     def _start(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> None:
-        rel_clip = f"clips/{ev.event_id}.mp4"
+        rel_clip = clip_relpath(ev.event_id)
         rel_snap = f"snapshots/{ev.event_id}.jpg"
         self._paths[ev.event_id] = {"clip": rel_clip, "snapshot": rel_snap}
         self.clips.start(ev.event_id, ev.start_s)
@@ -92,7 +87,7 @@ class EvidenceRecorder:
             for k, poly in pz.items():
                 zones[k].append(poly)
         persons = [(p.xyxy, f"{p.role}{' ' + p.post_id if p.post_id else ''} #{p.track_id}", p.role,
-                    p.keypoints, p.keypoint_conf) for p in res.facts.persons]
+                    p.keypoints, p.keypoint_conf, p.track_id) for p in res.facts.persons]
         objects = [(o.xyxy, f"{o.class_name} {o.confidence:.2f}") for o in res.facts.objects]
         rule = RULES.get(ev.rule_id)
         art = ARTICLES.get(ev.article)
@@ -103,7 +98,7 @@ class EvidenceRecorder:
                                blur_boxes=blur)
 
     def _clip_done(self, event_id: str, relpath: str | None, status: str, duration_s: float | None) -> None:
-        clip = f"clips/{Path(relpath).name}" if relpath else None
+        clip = relpath or None
         self.store.set_evidence(event_id, clip=clip, status=status, duration_s=duration_s)
         if clip:
             self._paths.setdefault(event_id, {})["clip"] = clip

@@ -118,10 +118,11 @@ class EventStore:
             with self.session() as s, s.begin():
                 row = s.get(EventRow, ev.event_id)
                 if row is None:
-                    row = EventRow(event_id=ev.event_id, created_at=None)
-                    row.created_at = dt.datetime.utcnow()
+                    row = EventRow(event_id=ev.event_id)
                     s.add(row)
-                    s.add(ClipRow(event_id=ev.event_id, status="pending"))
+                    new = True
+                else:
+                    new = False
                 row.site_id = ev.site_id
                 row.source = source
                 row.camera_id = ev.source_id
@@ -140,6 +141,10 @@ class EventStore:
                 row.details = _jsonable(ev.details)
                 if recording is not None:
                     row.recording = recording
+                if new:
+                    s.flush()  # the event row first: clips refer to it
+                    if s.get(ClipRow, ev.event_id) is None:
+                        s.add(ClipRow(event_id=ev.event_id, status="pending"))
         except SQLAlchemyError as exc:
             raise OutputError(f"{self.url}: cannot write event {ev.event_id} ({exc.__class__.__name__}: {exc})") from None
 

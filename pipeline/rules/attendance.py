@@ -172,6 +172,7 @@ class _PostDay:
     last_wall: dt.datetime | None = None
     last_t: float | None = None
     early_done: bool = False
+    observed_from: dt.datetime | None = None  # first frame seen of this post today
 
 
 class LateEarlyParams(RuleParams):
@@ -222,7 +223,11 @@ class LateEarly(Rule):
                 continue
             start, end = st.shift
             seen = st.first_wall is not None or pf.staff_present
-            cond = start + g <= facts.wall < end and not seen
+            if st.observed_from is None:
+                st.observed_from = facts.wall
+            cond: bool | None = start + g <= facts.wall < end and not seen
+            if cond and st.observed_from > start + g:
+                cond = None  # watching began after the shift started: they may have come earlier
             late_s = max(0.0, (facts.wall - start).total_seconds())
             out.append(Finding(("late", post_id, facts.wall.date()), cond, post_id=post_id,
                                details={"kind": "late", "shift_start": start.isoformat(timespec="minutes"),

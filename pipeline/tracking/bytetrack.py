@@ -16,7 +16,13 @@ from pipeline.core.types import Detections
 
 
 class PersonTracker:
-    """`update(detections, t) -> Detections` with tracker_id set; untracked boxes are dropped."""
+    """`update(detections, t) -> Detections` with tracker_id set.
+
+    Every input box comes back. Boxes the tracker has not (yet) confirmed, such as a
+    person on their first frame or a weak detection, get a negative id unique to
+    this frame: they still count for presence, while rules that need a stable
+    identity over time only build up state on confirmed (positive) ids.
+    """
 
     def __init__(self, fps: float, lost_s: float = 3.0, activation_conf: float = 0.35, min_frames: int = 1):
         self.fps = float(fps)
@@ -37,9 +43,10 @@ class PersonTracker:
             data={"_idx": np.arange(len(dets))},
         )
         out = self._tracker.update(svd, timestamp=t)
-        if out.tracker_id is None or len(out) == 0:
-            return dets[np.zeros(len(dets), bool)].with_(tracker_id=np.zeros(0, np.int64))
-        keep = out.tracker_id >= 0
-        idx = np.asarray(out.data["_idx"])[keep].astype(int)
-        tracked = dets[idx]
-        return tracked.with_(tracker_id=np.asarray(out.tracker_id)[keep].astype(np.int64))
+        ids = -1 - np.arange(len(dets), dtype=np.int64)  # provisional
+        if out.tracker_id is not None and len(out):
+            idx = np.asarray(out.data["_idx"]).astype(int)
+            tid = np.asarray(out.tracker_id).astype(np.int64)
+            ok = tid >= 0
+            ids[idx[ok]] = tid[ok] + 1  # library ids start at 0; ours are positive
+        return dets.with_(tracker_id=ids)

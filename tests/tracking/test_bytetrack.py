@@ -40,3 +40,12 @@ def test_tracker_state_bounded_over_long_run():
             x = (i // 4) * 7 % 900
             tr.update(detections([(x, 0, x + 40, 90)]) if i % 4 < 2 else detections([]), t=i * 0.5)
     assert len(tr._tracker.tracks) < 10
+
+
+def test_unconfirmed_boxes_are_kept_with_negative_ids():
+    tr = PersonTracker(fps=2.0)
+    out = tr.update(detections([(0, 0, 50, 100), (200, 0, 250, 100)], conf=[0.9, 0.2]), t=0.0)
+    assert len(out) == 2 and (out.tracker_id < 0).all() and len(set(out.tracker_id.tolist())) == 2
+    out = tr.update(detections([(0, 0, 50, 100), (200, 0, 250, 100)], conf=[0.9, 0.2]), t=0.5)
+    assert out.tracker_id[0] > 0  # confirmed on its second frame
+    assert out.tracker_id[1] < 0  # a weak box never starts a track
