@@ -116,7 +116,7 @@ class HallRunning(Rule):
     def update(self, facts: SceneFacts) -> list[Event]:
         if facts.online:
             for x in facts.persons:
-                if x.role == "staff":
+                if x.role == "staff" and x.track_id >= 0:  # provisional (negative) ids are not identities
                     self._hist.add(x.track_id, facts.t, (_centre(x), _height(x)))
             self._hist.evict(facts.t)
         return super().update(facts)

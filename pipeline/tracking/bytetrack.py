@@ -24,7 +24,7 @@ class PersonTracker:
     identity over time only build up state on confirmed (positive) ids.
     """
 
-    def __init__(self, fps: float, lost_s: float = 3.0, activation_conf: float = 0.35, min_frames: int = 1):
+    def __init__(self, fps: float, lost_s: float = 3.0, activation_conf: float = 0.25, min_frames: int = 1):
         self.fps = float(fps)
         self._tracker = ByteTrackTracker(
             lost_track_buffer=max(1, int(round(lost_s * 30))),
@@ -32,7 +32,7 @@ class PersonTracker:
             track_activation_threshold=activation_conf,
             minimum_consecutive_frames=min_frames,
             minimum_iou_threshold=0.1,
-            high_conf_det_threshold=max(activation_conf, 0.5),
+            high_conf_det_threshold=max(activation_conf, 0.3),
         )
 
     def update(self, dets: Detections, t: float) -> Detections:
