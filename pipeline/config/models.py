@@ -115,7 +115,9 @@ class RosterConfig(StrictModel):
 
 class DetectorConfig(StrictModel):
     type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
-    model: str = Field("yolo11n_int8.onnx", description="File name in the models directory, or a path")
+    model: str = Field("yolov8n_int8.onnx",
+                       description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
+                                   "misses seated staff in 1080p CCTV)")
     conf_threshold: float = Field(0.3, ge=0, le=1)
     iou_threshold: float = Field(0.5, ge=0, le=1)
     threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads")
@@ -134,8 +136,8 @@ class PoseConfig(StrictModel):
 
 class PhoneCascadeConfig(StrictModel):
     enabled: bool = Field(True, description="Second detector pass on each staff person's upper-body crop")
-    model: str | None = Field(None, description="Detector for the crops; default: the main detector")
-    conf_threshold: float = Field(0.2, ge=0, le=1)
+    model: str | None = Field("yolo11n_int8.onnx", description="Detector for the crops; null: the main detector")
+    conf_threshold: float = Field(0.1, ge=0, le=1, description="Phones in hand crops score low: see models/README.md")
 
 
 class ModelsConfig(StrictModel):
