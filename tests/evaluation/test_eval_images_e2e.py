@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli
+from pipeline.config.models import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SUBSET = [  # positives and negatives of several rules
@@ -29,8 +30,11 @@ def only_eval_commands(monkeypatch):
 
 
 def test_eval_images_counts_add_up(data_dir, models_dir, model_file, tmp_path, monkeypatch, capsys):
-    model_file("yolo11n_int8.onnx")
-    model_file("yolo11n-pose_int8.tflite")
+    defaults = SiteConfig().models
+    model_file(defaults.detector.model)
+    model_file(defaults.pose.model)
+    if defaults.phone_cascade.model:
+        model_file(defaults.phone_cascade.model)
     monkeypatch.setenv("COUNTERWATCH_MODELS_DIR", str(models_dir))
     dev = data_dir / "dev"
     rows = list(csv.reader((REPO / "tests/data/dev_labels.csv").read_text(encoding="utf-8").splitlines()))
@@ -50,7 +54,7 @@ def test_eval_images_counts_add_up(data_dir, models_dir, model_file, tmp_path, m
     rules = header[1:]
     assert set(doc["rules"]) == set(rules)
     assert set(doc["thresholds"]) == set(rules)
-    assert doc["models"]["detector"]["model"] == "yolo11n_int8.onnx"
+    assert doc["models"]["detector"]["model"] == defaults.detector.model
     assert len(doc["images"]) == len(SUBSET)
     for j, rule in enumerate(rules, start=1):
         r = doc["rules"][rule]
