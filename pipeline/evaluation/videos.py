@@ -147,6 +147,7 @@ def evaluate_videos(scenarios: list[Scenario], data_dir: str | Path, out_dir: st
         parts.append(scored["counts"])
         per[sc.id] = {
             "clip": sc.clip, "config": str(sc.config), "camera": sc.camera, "rules": sc.rules,
+            "models": cfg.models.model_dump(mode="json"),
             "counts": {r: c.as_dict() for r, c in scored["counts"].items()},
             "matches": scored["matches"], "fn": scored["fn"], "fp": scored["fp"],
             "video_s": round(res.video_s, 2), "wall_s": round(res.wall_s, 2), "frames": res.frames,
