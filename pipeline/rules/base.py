@@ -237,6 +237,8 @@ class Rule(ABC):
             d = self._dwell.get(key)
             if d is None:  # evicted by an earlier step in this loop
                 continue
+            if not d.active and d.first_true is None:
+                continue  # idle: nothing to advance; leaving last_seen alone lets eviction drop it
             post_id = d.event.post_id if d.event is not None else None
             out += self.step(key, False, facts, post_id=post_id, **kw)
         return out

@@ -23,6 +23,8 @@ SIDES = (("left", "right"), ("right", "left"))
 class _GestureRule(Rule):
     """Loops over staff and delegates one skeleton to `measure`."""
 
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
+
     def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
         raise NotImplementedError
 

@@ -108,6 +108,7 @@ class HallRunning(Rule):
     name_zh = "大厅内跑动"
     name_en = "Running in the hall"
     Params = RunningParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def __init__(self, params: RunningParams, ctx: Any):
         super().__init__(params, ctx)

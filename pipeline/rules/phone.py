@@ -59,6 +59,7 @@ class PhoneUse(Rule):
     name_zh = "玩手机"
     name_en = "Phone use"
     Params = PhoneParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def _held(self, person: PersonFact, pose: m.Pose | None, scale: float | None,
               phones: list[ObjectFact]) -> tuple[bool, dict[str, Any]]:

@@ -51,6 +51,7 @@ class HeadDown(Rule):
     name_zh = "趴伏桌面"
     name_en = "Head down on the desk"
     Params = HeadDownParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def __init__(self, params: HeadDownParams, ctx: Any):
         super().__init__(params, ctx)
@@ -140,6 +141,7 @@ class LeanBack(Rule):
     name_zh = "仰靠椅背"
     name_en = "Leaning back in the chair"
     Params = LeanBackParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def judge(self, facts: SceneFacts) -> list[Finding]:
         p = self.params
@@ -187,6 +189,7 @@ class Slouch(Rule):
     name_zh = "坐姿歪斜"
     name_en = "Slouching sideways"
     Params = SlouchParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def judge(self, facts: SceneFacts) -> list[Finding]:
         p = self.params
@@ -239,6 +242,7 @@ class LegsCrossed(Rule):
     name_zh = "跷二郎腿"
     name_en = "Legs crossed"
     Params = LegsCrossedParams
+    evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
     def judge(self, facts: SceneFacts) -> list[Finding]:
         p = self.params
