@@ -245,8 +245,11 @@ class LateEarly(Rule):
                 st.last_wall, st.last_t = facts.wall, facts.t
         out = super().update(facts)
         out += self._early_leaves(facts)
-        for key in [k for k in self._days if k[1] < day - dt.timedelta(days=1)]:
+        old = day - dt.timedelta(days=1)
+        for key in [k for k in self._days if k[1] < old]:
             del self._days[key]  # bounded: only today and yesterday are kept
+        for key in [k for k, d in self._dwell.items() if k[2] < old and not d.active]:
+            del self._dwell[key]
         return out
 
     def _early_leaves(self, facts: SceneFacts) -> list[Event]:
