@@ -19,7 +19,7 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", choices=("zh", "en"), default="zh", help="report language (default: zh)")
     p.add_argument("--ui-url", default=None,
                    help="base URL of the review UI for event links (default: $COUNTERWATCH_UI_URL or "
-                        "http://localhost:8000)")
+                        "http://127.0.0.1:8080)")
     p.add_argument("--db-url", default=None, help="database URL (default: sqlite in the data folder)")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
 

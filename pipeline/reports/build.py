@@ -12,7 +12,7 @@ from pipeline.core.errors import ConfigError, OutputError
 from pipeline.events.store import DB_NAME, EventStore
 from pipeline.reports.i18n import LANGS
 
-DEFAULT_UI_URL = "http://localhost:8000"
+DEFAULT_UI_URL = "http://127.0.0.1:8080"
 
 
 @dataclass
