@@ -137,7 +137,7 @@ class PoseConfig(StrictModel):
 class PhoneCascadeConfig(StrictModel):
     enabled: bool = Field(True, description="Second detector pass on each staff person's upper-body crop")
     model: str | None = Field("yolo11n_int8.onnx", description="Detector for the crops; null: the main detector")
-    conf_threshold: float = Field(0.1, ge=0, le=1, description="Phones in hand crops score low: see models/README.md")
+    conf_threshold: float = Field(0.05, ge=0, le=1, description="Phones in hand crops score low: see models/README.md")
 
 
 class ModelsConfig(StrictModel):

@@ -31,7 +31,8 @@ class PhoneParams(PoseParams):
     customer_severity: str = Field("high", pattern=SEV,
                                    description="Severity while a customer is at that counter (第五十四条)")
     phone_classes: list[str] = Field(default_factory=lambda: ["cell phone"], description="Detector classes that are phones")
-    min_phone_conf: float = Field(0.2, ge=0, le=1, description="Ignore phone detections under this confidence")
+    min_phone_conf: float = Field(0.05, ge=0, le=1, description="Ignore phone detections under this confidence "
+                                  "(hand-crop detections of phones score low; the dwell time filters one-off boxes)")
     hand_max_dist: float = Field(0.7, ge=0, le=5, description="Phone centre at most this far from a wrist (body scales)")
     face_max_dist: float = Field(0.8, ge=0, le=5, description="Phone centre at most this far from the nose (body scales)")
     hand_region: tuple[float, float, float, float] = Field(

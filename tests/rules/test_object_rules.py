@@ -38,7 +38,7 @@ def test_phone_judgement(persons, objects, expected):
 
 def test_low_confidence_phone_is_ignored():
     low = obj("cell phone", (257, 268, 273, 292))
-    low = low.__class__(**{**low.__dict__, "confidence": 0.05})
+    low = low.__class__(**{**low.__dict__, "confidence": 0.03})
     assert judge([posed("upright")], [low])[0].cond is False
 
 
