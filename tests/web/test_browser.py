@@ -4,8 +4,9 @@
 Steps: log in through the form; filter to one rule; review with the keyboard; open an
 event; the H.264 clip plays; confirm with a reason; the quality view counts it; an admin
 moves zone points (drag and numeric input) and the YAML file changes; a viewer cannot
-confirm. Screenshots go to $COUNTERWATCH_ARTIFACTS_DIR; the list and event pages are
-also copied to docs/screenshots/ for the README.
+confirm. Screenshots go to $COUNTERWATCH_ARTIFACTS_DIR; with
+COUNTERWATCH_UPDATE_SCREENSHOTS=1 the list and event pages are also copied to
+tests/screenshots/ for the README.
 """
 
 from __future__ import annotations
@@ -188,10 +189,11 @@ def test_supervisor_reviews_an_event(server, browser):
     assert not page.cw_errors, page.cw_errors
     ctx.close()
 
-    shots = REPO / "docs" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    shutil.copy(art / "review_list.png", shots / "review_list.png")
-    shutil.copy(art / "event_page.png", shots / "event_page.png")
+    if os.environ.get("COUNTERWATCH_UPDATE_SCREENSHOTS") == "1":
+        shots = REPO / "tests" / "screenshots"
+        shots.mkdir(parents=True, exist_ok=True)
+        shutil.copy(art / "review_list.png", shots / "review_list.png")
+        shutil.copy(art / "event_page.png", shots / "event_page.png")
 
 
 def test_admin_edits_a_zone(server, browser):
