@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
 import numpy as np
@@ -159,6 +159,7 @@ class CameraPipeline:
         self.online = True
         self.last_t: float | None = None
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
+        self._last_staff: dict[str, tuple[float, tuple[int, ...]]] = {}  # post -> (t, track ids)
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
@@ -168,11 +169,31 @@ class CameraPipeline:
                                        self.cfg.models.pose.staff_only, rois=self._rois[1])
         facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
                                     (frame.width, frame.height), persons, objects, online=True)
+        facts = self._hold_presence(facts)
         events = self._run_rules(facts)
         self.last_t = frame.timestamp_s
         for ev in events:
             self._emit(ev, frame, facts)
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
+
+    def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
+        """A seated clerk missed by the detector for a moment is still at the post.
+
+        Each post keeps its last staff sighting; for `presence_hold_s` after it the post
+        counts as staffed by those track ids. A real departure is seen that much later.
+        """
+        hold = self.cfg.analysis.presence_hold_s
+        if hold <= 0 or not facts.posts:
+            return facts
+        posts = dict(facts.posts)
+        changed = False
+        for pid, pf in facts.posts.items():
+            if pf.staff_present:
+                self._last_staff[pid] = (facts.t, pf.staff_track_ids)
+            elif pid in self._last_staff and facts.t - self._last_staff[pid][0] <= hold:
+                posts[pid] = replace(pf, staff_track_ids=self._last_staff[pid][1])
+                changed = True
+        return replace(facts, posts=posts) if changed else facts
 
     def outage(self, t: float) -> list[Event]:
         """The camera is offline at t: rules see an offline frame (unknown time)."""

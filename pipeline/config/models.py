@@ -127,7 +127,8 @@ class DetectorConfig(StrictModel):
 class PoseConfig(StrictModel):
     type: Literal["yolo_pose", "mediapipe_pose", "none"] = "yolo_pose"
     model: str = Field("yolo11n-pose_int8.tflite", description="File name in the models directory, or a path")
-    conf_threshold: float = Field(0.3, ge=0, le=1)
+    conf_threshold: float = Field(0.25, ge=0, le=1, description="Person score of the pose model (also finds staff "
+                                                                 "in the crops around posts)")
     staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
     mode: Literal["frame", "crops", "hybrid"] = Field(
         "hybrid", description="YOLO-pose: whole frame, person crops, or whole frame then crops for the missed")
@@ -154,6 +155,9 @@ class AnalysisConfig(StrictModel):
     max_clip_s: float = Field(60.0, ge=5, le=3600, description="A clip of a long event is cut after this long")
     clip_fps: float = Field(10.0, gt=0, le=60, description="Frame rate of evidence clips")
     clip_max_width: int = Field(960, ge=160, le=3840, description="Evidence clips are scaled down to this width")
+    presence_hold_s: float = Field(
+        5.0, ge=0, le=120, description="A post whose clerk was seen this recently still counts as staffed "
+                                       "(covers frames where the detector misses a seated person)")
     track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")
     blur_customers: bool = Field(True, description="Blur customers' faces in exported evidence")
 
