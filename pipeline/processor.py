@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Protocol
 
@@ -119,7 +120,10 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
     size = (frame.width, frame.height)
     roles, _, _ = assigner.roles(persons, size)
     if models.pose is not None and len(persons):
-        judged = np.array([r != "customer" for r in roles]) if pose_staff_only else np.ones(len(persons), bool)
+        if pose_staff_only:  # with zones, only staff are judged; without, everyone counts as staff
+            judged = np.array([r == "staff" or (r == "unknown" and not assigner.has_zones) for r in roles])
+        else:
+            judged = np.ones(len(persons), bool)
         if persons.keypoint_conf is not None:  # crops already gave these persons a skeleton
             judged &= persons.keypoint_conf.max(axis=1) == 0
         if judged.any():
@@ -159,7 +163,8 @@ class CameraPipeline:
         self.online = True
         self.last_t: float | None = None
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
-        self._last_staff: dict[str, tuple[float, tuple[int, ...]]] = {}  # post -> (t, track ids)
+        self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
+        self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
@@ -177,21 +182,31 @@ class CameraPipeline:
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
-        """A seated clerk missed by the detector for a moment is still at the post.
+        """Smooth per-post presence over `presence_window_s` by majority vote.
 
-        Each post keeps its last staff sighting; for `presence_hold_s` after it the post
-        counts as staffed by those track ids. A real departure is seen that much later.
+        The detector both misses a seated clerk now and then and sometimes sees a
+        person in a coat left on a chair; both flicker. A post counts as staffed
+        when staff were seen in at least half of its frames over the window, and
+        then by the track ids seen last.
         """
-        hold = self.cfg.analysis.presence_hold_s
-        if hold <= 0 or not facts.posts:
+        window = self.cfg.analysis.presence_window_s
+        if window <= 0 or not facts.posts:
             return facts
         posts = dict(facts.posts)
         changed = False
         for pid, pf in facts.posts.items():
+            hist = self._presence.setdefault(pid, deque())
+            hist.append((facts.t, pf.staff_present))
+            while hist and facts.t - hist[0][0] > window:
+                hist.popleft()
             if pf.staff_present:
-                self._last_staff[pid] = (facts.t, pf.staff_track_ids)
-            elif pid in self._last_staff and facts.t - self._last_staff[pid][0] <= hold:
-                posts[pid] = replace(pf, staff_track_ids=self._last_staff[pid][1])
+                self._last_staff[pid] = pf.staff_track_ids
+            staffed = 2 * sum(1 for _, seen in hist if seen) >= len(hist)
+            if staffed != pf.staff_present:
+                ids = self._last_staff.get(pid, ()) if staffed else ()
+                if staffed and not ids:
+                    continue
+                posts[pid] = replace(pf, staff_track_ids=ids)
                 changed = True
         return replace(facts, posts=posts) if changed else facts
 

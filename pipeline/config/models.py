@@ -155,9 +155,9 @@ class AnalysisConfig(StrictModel):
     max_clip_s: float = Field(60.0, ge=5, le=3600, description="A clip of a long event is cut after this long")
     clip_fps: float = Field(10.0, gt=0, le=60, description="Frame rate of evidence clips")
     clip_max_width: int = Field(960, ge=160, le=3840, description="Evidence clips are scaled down to this width")
-    presence_hold_s: float = Field(
-        5.0, ge=0, le=120, description="A post whose clerk was seen this recently still counts as staffed "
-                                       "(covers frames where the detector misses a seated person)")
+    presence_window_s: float = Field(
+        5.0, ge=0, le=120, description="Post presence is the majority vote of the frames over this window "
+                                       "(a clerk missed now and then, or a coat on a chair seen now and then)")
     track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")
     blur_customers: bool = Field(True, description="Blur customers' faces in exported evidence")
 
