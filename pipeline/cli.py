@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from pipeline.live.logjson import install_json_logging
+
+    install_json_logging()  # COUNTERWATCH_LOG_JSON=1: JSON lines for every command
     try:
         rc = args.func(args)
     except CounterwatchError as exc:
