@@ -50,7 +50,9 @@ def format_errors(exc: ValidationError, raw: Any, origin: str) -> list[str]:
     for err in exc.errors():
         loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.startswith("function-")))
         msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{origin}: {_describe_loc(raw, loc)}: {msg}")
+        where = _describe_loc(raw, loc)
+        # a whole-camera/post check names its own field: "camera 'c1' post 'P1' field 'seat': ..."
+        lines.append(f"{origin}: {where} {msg}" if msg.startswith("field ") else f"{origin}: {where}: {msg}")
     return lines
 
 

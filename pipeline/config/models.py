@@ -39,7 +39,7 @@ class PostConfig(StrictModel):
         for name in ("seat", "desk", "customer"):
             poly = getattr(self, name)
             if poly is not None:
-                _check_polygon(poly, f"post {self.id!r} field {name!r}")
+                _check_polygon(poly, f"field {name!r}")
         return self
 
 
@@ -67,7 +67,7 @@ class CameraConfig(StrictModel):
             seen.add(post.id)
         for field_name in ("waiting", "staff_area"):
             for i, poly in enumerate(getattr(self, field_name)):
-                _check_polygon(poly, f"camera {self.id!r} field {field_name}[{i}]")
+                _check_polygon(poly, f"field '{field_name}[{i}]'")
         return self
 
 
