@@ -1,8 +1,7 @@
 """Attendance (第五十一条) and closing-time service (第三十一条).
 
-Lateness and early leave are mostly a daily computation over presence intervals:
-`attendance_from_presence` is the pure function behind the nightly report. The
-live rule `attendance.late_early` raises what can be known on the spot: nobody at
+Lateness and early leave are mostly a daily computation over presence intervals,
+done by the nightly report (`pipeline.reports.attendance`). The live rule `attendance.late_early` raises what can be known on the spot: nobody at
 the post once the shift has started (late), and the post left for good before the
 shift ended (known when the wall clock passes the shift end). `service.closing_leave`
 watches the minutes around closing: customers still waiting and the staff gone.
@@ -14,8 +13,7 @@ Presence is per post (nobody is identified by face). Camera outage time is
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
@@ -26,9 +24,7 @@ from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
 
 SEV = "^(info|low|medium|high)$"
-ARRIVE_BEFORE_S = 600.0  # 第五十一条: 上班前十分钟到达工作岗位
 
-Interval = tuple  # (start: datetime, end: datetime[, state: "present"|"absent"|"unknown"])
 Shift = tuple[dt.time, dt.time] | TimeWindow | tuple[str, str]
 
 
@@ -44,108 +40,6 @@ def shift_bounds(shift: Shift, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     """Shift start/end on `day` as datetimes ('24:00' is the next midnight)."""
     start, end = (shift.start, shift.end) if isinstance(shift, TimeWindow) else shift
     return _hhmm(day, start), _hhmm(day, end)
-
-
-@dataclass
-class AttendanceRow:
-    """One subject's (post or staff) day against its shift. Times are local wall clock."""
-
-    subject: str
-    day: dt.date
-    shift_start: dt.datetime
-    shift_end: dt.datetime
-    first_seen: dt.datetime | None
-    last_seen: dt.datetime | None
-    arrived_early_enough: bool | None  # at the post ARRIVE_BEFORE_S before the shift (None: unknown)
-    late_s: float | None  # 0 = on time; None = cannot judge (outage before the first presence)
-    early_leave_s: float | None  # 0 = stayed; None = cannot judge (outage after the last presence)
-    flags: list[str] = field(default_factory=list)  # late, early_leave, absent, not_early_enough, unknown
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k in ("day", "shift_start", "shift_end", "first_seen", "last_seen"):
-            d[k] = None if d[k] is None else d[k].isoformat()
-        return d
-
-
-def _norm(intervals: Iterable[Interval]) -> list[tuple[dt.datetime, dt.datetime, str]]:
-    out = []
-    for iv in intervals:
-        s, e = iv[0], iv[1]
-        state = iv[2] if len(iv) > 2 else "present"
-        if e > s:
-            out.append((s, e, state))
-    return sorted(out)
-
-
-def _overlaps(ivs: list, state: str, a: dt.datetime, b: dt.datetime) -> bool:
-    return any(st == state and s < b and e > a for s, e, st in ivs)
-
-
-def _one(subject: str, intervals: Iterable[Interval], shift: Shift, day: dt.date, arrive_before_s: float,
-         grace_s: float, min_presence_s: float) -> AttendanceRow:
-    start, end = shift_bounds(shift, day)
-    lo, hi = dt.datetime.combine(day, dt.time()), dt.datetime.combine(day, dt.time()) + dt.timedelta(days=1)
-    ivs = [(max(s, lo), min(e, hi), st) for s, e, st in _norm(intervals) if e > lo and s < hi]
-    present = [(s, e) for s, e, st in ivs if st == "present" and (e - s).total_seconds() >= min_presence_s]
-    row = AttendanceRow(subject, day, start, end, None, None, None, None, None)
-    if not present:
-        row.flags.append("unknown" if _overlaps(ivs, "unknown", start, end) else "absent")
-        return row
-    first, last = min(s for s, _ in present), max(e for _, e in present)
-    row.first_seen, row.last_seen = first, last
-    grace = dt.timedelta(seconds=grace_s)
-    # Lateness is proven only by seen absence: an outage before the first presence makes it unknown.
-    if first <= start + grace:
-        row.late_s = 0.0
-    elif _overlaps(ivs, "unknown", start, first):
-        row.late_s = None
-    else:
-        row.late_s = (first - start).total_seconds()
-        row.flags.append("late")
-    need = start - dt.timedelta(seconds=arrive_before_s)
-    if first <= need:
-        row.arrived_early_enough = True
-    elif _overlaps(ivs, "unknown", need, first):
-        row.arrived_early_enough = None
-    else:
-        row.arrived_early_enough = False
-        if "late" not in row.flags:
-            row.flags.append("not_early_enough")
-    if last >= end - grace:
-        row.early_leave_s = 0.0
-    elif _overlaps(ivs, "unknown", last, end):
-        row.early_leave_s = None
-    else:
-        row.early_leave_s = (end - last).total_seconds()
-        row.flags.append("early_leave")
-    return row
-
-
-def attendance_from_presence(
-    intervals: Sequence[Interval] | Mapping[str, Sequence[Interval]],
-    shift: Shift | Mapping[str, Shift],
-    day: dt.date,
-    *,
-    arrive_before_s: float = ARRIVE_BEFORE_S,
-    grace_s: float = 0.0,
-    min_presence_s: float = 60.0,
-) -> list[AttendanceRow]:
-    """First/last presence of each subject against its shift on `day` (第五十一条).
-
-    intervals: (start, end[, state]) wall-clock tuples for one subject, or a mapping
-    subject -> such tuples (state present/absent/unknown as in the presence table;
-    two-tuples mean present). shift: one shift for all, or a mapping subject -> shift.
-    Presence shorter than min_presence_s (someone passing through the seat) is ignored.
-    """
-    by_subject = intervals if isinstance(intervals, Mapping) else {"": intervals}
-    rows = []
-    for subject, ivs in by_subject.items():
-        sh = shift.get(subject) if isinstance(shift, Mapping) else shift
-        if sh is None:
-            continue
-        rows.append(_one(subject, ivs, sh, day, arrive_before_s, grace_s, min_presence_s))
-    return rows
 
 
 def post_shift(ctx: Any, post_id: str, day: dt.date) -> tuple[dt.datetime, dt.datetime] | None:

@@ -1,4 +1,4 @@
-"""attendance_from_presence, attendance.late_early and service.closing_leave."""
+"""attendance.late_early and service.closing_leave (the daily attendance table: tests/reports)."""
 
 import datetime as dt
 
@@ -6,7 +6,7 @@ import pytest
 
 from pipeline.config.models import RosterConfig, SiteInfo, StaffMember
 from pipeline.config.rule_params import TimeWindow
-from pipeline.rules.attendance import ClosingLeave, LateEarly, attendance_from_presence
+from pipeline.rules.attendance import ClosingLeave, LateEarly
 from pipeline.rules.base import RuleContext
 from pipeline.scene.facts import PostFacts
 from tests.builders import facts, run_rule
@@ -19,30 +19,6 @@ def at(hh, mm, ss=0):
 
 
 SHIFT = (dt.time(9, 0), dt.time(17, 0))
-
-
-@pytest.mark.parametrize("intervals,late_s,early_s,early_enough,flags", [
-    ([(at(8, 45), at(17, 5))], 0.0, 0.0, True, []),
-    ([(at(8, 55), at(17, 0))], 0.0, 0.0, False, ["not_early_enough"]),  # on time but not 10 min before
-    ([(at(9, 20), at(17, 0))], 1200.0, 0.0, False, ["late"]),
-    ([(at(8, 40), at(16, 30))], 0.0, 1800.0, True, ["early_leave"]),
-    ([(at(8, 40), at(12, 0)), (at(13, 0), at(17, 0))], 0.0, 0.0, True, []),  # lunch break is fine
-    ([(at(8, 30), at(8, 30, 20)), (at(9, 30), at(17, 0))], 1800.0, 0.0, False, ["late"]),  # 20 s pass-by ignored
-    ([(at(7, 0), at(9, 30), "unknown"), (at(9, 30), at(17, 0), "present")], None, 0.0, None, []),  # outage: unknown
-    ([(at(8, 0), at(17, 0), "absent")], None, None, None, ["absent"]),
-    ([(at(8, 0), at(17, 0), "unknown")], None, None, None, ["unknown"]),
-])
-def test_attendance_from_presence(intervals, late_s, early_s, early_enough, flags):
-    (row,) = attendance_from_presence(intervals, SHIFT, DAY)
-    assert row.late_s == late_s and row.early_leave_s == early_s
-    assert row.arrived_early_enough is early_enough and row.flags == flags
-    assert row.to_dict()["day"] == "2024-03-04"
-
-
-def test_attendance_many_subjects_and_shifts():
-    rows = attendance_from_presence({"P1": [(at(8, 40), at(17, 0))], "P2": [(at(13, 5), at(21, 0))]},
-                                    {"P1": SHIFT, "P2": TimeWindow(start="13:00", end="21:00")}, DAY)
-    assert [(r.subject, r.flags, r.late_s) for r in rows] == [("P1", [], 0.0), ("P2", ["late"], 300.0)]
 
 
 SITE = SiteInfo(closing_grace_s=900)  # opening hours 08:30-17:30 Mon-Fri
