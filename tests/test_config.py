@@ -36,3 +36,15 @@ def test_bad_config_names_the_place(text, expected):
         parse_config(text, origin="site.yaml")
     assert expected in str(ei.value)
     assert str(ei.value).startswith("site.yaml")
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    from pipeline.config.loader import load_config
+
+    files = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert len(files) >= 2
+    for f in files:
+        cfg = load_config(f)
+        assert cfg.cameras, f
