@@ -38,13 +38,9 @@ def _artifacts() -> Path:
     return d
 
 
-def _fast_config(dst: Path) -> None:
-    """The demo config; pose and the phone cascade are switched off so the analyze run
-    fits the test's time budget (the rules the demo clip triggers need the detector only)."""
-    raw = yaml.safe_load(DEMO_CONFIG.read_text(encoding="utf-8"))
-    raw["models"]["pose"] = {"type": "none"}
-    raw["models"]["phone_cascade"] = {"enabled": False}
-    dst.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+def _demo_config(dst: Path) -> None:
+    """A copy of the demo config (the zone editor writes to it), models and all."""
+    shutil.copyfile(DEMO_CONFIG, dst)
 
 
 def _free_port() -> int:
@@ -60,10 +56,10 @@ def server(tmp_path_factory, demo_clip, models_dir):
     pytest.importorskip("playwright")
     data = tmp_path_factory.mktemp("e2e")
     cfg = data / "site.yaml"
-    _fast_config(cfg)
+    _demo_config(cfg)
     env = {**os.environ, "COUNTERWATCH_MODELS_DIR": str(models_dir), "PYTHONUNBUFFERED": "1"}
     run = subprocess.run([sys.executable, "-m", "pipeline.cli", "analyze", str(demo_clip), "--config", str(cfg),
-                          "--out", str(data), "--no-progress", "--fps", "1", "--start", "2026-11-26T09:00:00"],
+                          "--out", str(data), "--no-progress", "--start", "2026-11-26T09:00:00"],
                          capture_output=True, text=True, env=env, timeout=240)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     from pipeline.events.store import EventStore
