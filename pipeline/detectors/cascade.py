@@ -19,6 +19,7 @@ from pipeline.detectors.base import Detector, expand_box, nms
 # COCO classes a hand-held or desk-top personal item comes out as. "remote" and
 # "book" are kept because a phone held flat is often called one of them.
 SMALL_OBJECT_CLASSES = ("cell phone", "remote", "book", "cup", "bottle", "wine glass", "handbag")
+HAND_CLASSES = np.array(["cell phone"], dtype=object)  # what the close crops around a wrist report
 
 
 def crop_region(
@@ -63,6 +64,23 @@ def crop_region(
     return expand_box(np.array([x1, y1, x2, y2], np.float32), margin, width, height)
 
 
+def hand_regions(box: np.ndarray, keypoints: np.ndarray | None, kp_conf: np.ndarray | None, width: int,
+                 height: int, min_kp_conf: float = 0.4, scale: float = 0.45) -> list[tuple[int, int, int, int]]:
+    """A square around each confident wrist: the phone gets more of the detector's input pixels."""
+    if keypoints is None or kp_conf is None:
+        return []
+    bw, bh = float(box[2] - box[0]), float(box[3] - box[1])
+    half = max(16.0, scale * max(bw, bh) / 2)
+    out = []
+    for k in (KP["left_wrist"], KP["right_wrist"]):
+        if kp_conf[k] >= min_kp_conf:
+            cx, cy = keypoints[k]
+            r = expand_box(np.array([cx - half, cy - half, cx + half, cy + half], np.float32), 0.0, width, height)
+            if r[2] - r[0] >= 8 and r[3] - r[1] >= 8:
+                out.append(r)
+    return out
+
+
 class PhoneCascade:
     """`detect(frame, staff)`: small objects found on crops of the given staff persons.
 
@@ -78,8 +96,10 @@ class PhoneCascade:
         classes: tuple[str, ...] = SMALL_OBJECT_CLASSES,
         iou_threshold: float = 0.5,
         margin: float = 0.2,
+        hand_crops: bool = True,
     ) -> None:
         self.detector = detector
+        self.hand_crops = hand_crops
         self.conf_threshold = float(conf_threshold)
         self.classes = np.array(classes, dtype=object)
         self.iou_threshold = iou_threshold
@@ -97,12 +117,18 @@ class PhoneCascade:
             if x2 - x1 >= 8 and y2 - y1 >= 8:
                 regions.append((x1, y1, x2, y2))
                 owners.append(i)
+            if self.hand_crops:
+                for r in hand_regions(box, kp, kc, w, h):
+                    regions.append(r)
+                    owners.append(-1 - i)  # negative: a hand crop, which only reports phones
         if not regions:
             return _with_person_index(Detections.empty(), np.zeros((0,), np.int64))
         results = self.detector.detect_batch([frame.image[y1:y2, x1:x2] for x1, y1, x2, y2 in regions])
         parts = []
         for (x1, y1, _, _), owner, det in zip(regions, owners, results, strict=True):
-            keep = np.isin(det.class_name, self.classes) & (det.confidence >= self.conf_threshold)
+            classes = self.classes if owner >= 0 else HAND_CLASSES
+            owner = owner if owner >= 0 else -1 - owner
+            keep = np.isin(det.class_name, classes) & (det.confidence >= self.conf_threshold)
             det = det[keep]
             if len(det):
                 shifted = det.xyxy + np.array([x1, y1, x1, y1], np.float32)

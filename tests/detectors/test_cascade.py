@@ -107,3 +107,24 @@ def test_real_cascade_boxes_inside_frame(yolov8n, office_frame, office_persons, 
         mw, mh = 0.3 * (px2 - px1), 0.3 * (py2 - py1)
         assert px1 - mw <= box[0] and box[2] <= px2 + mw and py1 - mh <= box[1] and box[3] <= py2 + mh
     assert build_cascade(PhoneCascadeConfig(enabled=False), DetectorConfig()) is None
+
+
+def test_hand_regions_square_around_confident_wrists_inside_the_frame():
+    import numpy as np
+
+    from pipeline.core.skeleton import KP
+    from pipeline.detectors.cascade import hand_regions
+
+    kp = np.zeros((17, 2), np.float32)
+    kc = np.zeros(17, np.float32)
+    kp[KP["left_wrist"]] = (100, 200)
+    kp[KP["right_wrist"]] = (5, 395)  # near the frame corner: clipped
+    kc[KP["left_wrist"]] = 0.9
+    kc[KP["right_wrist"]] = 0.9
+    box = np.array([0, 0, 200, 400], np.float32)  # 400 px tall: squares of 0.45 * 400 = 180 px
+    left, right = hand_regions(box, kp, kc, 640, 400)
+    assert left == (10, 110, 190, 290)
+    assert right[0] == 0 and right[3] == 400 and right[2] - right[0] < 180
+    kc[KP["right_wrist"]] = 0.1  # not visible: no crop guessed
+    assert len(hand_regions(box, kp, kc, 640, 400)) == 1
+    assert hand_regions(box, None, None, 640, 400) == []
