@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -138,6 +139,22 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         if len(staff):
             objects = nms_merge(objects, models.cascade.detect(frame, staff))
     return persons, objects, roles
+
+
+def image_facts(models: Models, image: np.ndarray, cfg: SiteConfig,
+                camera: CameraConfig | None = None) -> tuple[SceneFacts, Detections]:
+    """Facts and persons of one image (no tracking, no time): what `counterwatch eval images` judges.
+
+    With no zones every person counts as staff (post None), and objects on a table
+    surface count as on the desk.
+    """
+    camera = camera or CameraConfig(id="image")
+    frame = Frame(source_id=camera.id, index=0, timestamp_s=0.0, image=image)
+    assigner = SceneAssigner(camera)
+    size = (frame.width, frame.height)
+    rois = post_rois(camera, size) if cfg.models.post_crops else []
+    persons, objects, _ = perceive(models, frame, assigner, None, cfg.models.pose.staff_only, rois=rois)
+    return assigner.facts(camera.id, 0.0, None, size, persons, objects), persons
 
 
 @dataclass

@@ -19,9 +19,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.config.models import CameraConfig, SiteConfig, rule_params
+from pipeline.config.models import SiteConfig, rule_params
 from pipeline.core.errors import ConfigError, SourceError
-from pipeline.core.types import Frame
 from pipeline.evaluation.metrics import Counts, confusion
 from pipeline.rules.base import RULES, Finding, Rule, RuleContext
 from pipeline.scene.facts import SceneFacts
@@ -82,23 +81,11 @@ def build_judges(cfg: SiteConfig, rule_ids: list[str]) -> dict[str, Rule]:
 
 
 def bare_image_facts(models: Any, image: np.ndarray, cfg: SiteConfig) -> SceneFacts:
-    """Scene facts of a bare image: the lead's `processor.image_facts` when it exists.
+    """Scene facts of a bare image: every person is staff with no post (no zones)."""
+    from pipeline.processor import image_facts
 
-    Until then, the same stages are composed here: detector, pose and phone cascade
-    through `processor.perceive`, then a SceneAssigner with no zones (all staff, no post).
-    """
-    from pipeline import processor
-
-    fn = getattr(processor, "image_facts", None)
-    if fn is not None:
-        facts, _dets = fn(models, image, cfg)
-        return facts
-    from pipeline.scene.assign import SceneAssigner
-
-    frame = Frame(source_id="image", index=0, timestamp_s=0.0, image=image)
-    assigner = SceneAssigner(CameraConfig(id="image"))
-    persons, objects, _ = processor.perceive(models, frame, assigner, None, cfg.models.pose.staff_only)
-    return assigner.facts("image", 0.0, None, (frame.width, frame.height), persons, objects)
+    facts, _persons = image_facts(models, image, cfg)
+    return facts
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
