@@ -13,6 +13,7 @@ Errors name the file, line and field, since labels are edited by hand.
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import yaml
@@ -22,6 +23,8 @@ from pipeline.core.errors import ConfigError
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 Labels = dict[str, dict[str, int | None]]
 
+
+log = logging.getLogger(__name__)
 
 def known_rules() -> set[str]:
     from pipeline.rules import catalog  # noqa: F401  (registers every rule)
@@ -41,11 +44,15 @@ def load_csv(path: str | Path, data_dir: str | Path, *, check_rules: bool = True
     if not rows or not rows[0] or rows[0][0].strip() != "image":
         raise ConfigError(f"{p}: line 1: header must start with 'image' followed by rule ids")
     rules = [c.strip() for c in rows[0][1:]]
+    skip: set[str] = set()
     if check_rules:
         known = known_rules()
-        for r in rules:
-            if r not in known:
-                raise ConfigError(f"{p}: line 1: unknown rule id {r!r} (known: {', '.join(sorted(known))})")
+        skip = {r for r in rules if r not in known}
+        for r in sorted(skip):  # e.g. a notes column: reported, not fatal
+            log.warning("%s: line 1: column %r is not a rule id; ignored (known: %s)", p, r, ", ".join(sorted(known)))
+        if len(skip) == len(rules):
+            raise ConfigError(f"{p}: line 1: no rule id columns (unknown: {', '.join(sorted(skip))}; "
+                              f"known: {', '.join(sorted(known))})")
     if len(set(rules)) != len(rules):
         raise ConfigError(f"{p}: line 1: a rule id appears twice")
     out: Labels = {}
@@ -61,6 +68,8 @@ def load_csv(path: str | Path, data_dir: str | Path, *, check_rules: bool = True
             raise ConfigError(f"{p}: line {lineno}: image {image!r} not found under {root}")
         cells: dict[str, int | None] = {}
         for rule, cell in zip(rules, row[1:], strict=True):
+            if rule in skip:
+                continue
             v = cell.strip()
             if v not in ("", "0", "1"):
                 raise ConfigError(f"{p}: line {lineno} field {rule!r}: {v!r} must be 1, 0 or empty")
@@ -68,7 +77,7 @@ def load_csv(path: str | Path, data_dir: str | Path, *, check_rules: bool = True
         out[image] = cells
     if not out:
         raise ConfigError(f"{p}: no labelled images")
-    return out, rules
+    return out, [r for r in rules if r not in skip]
 
 
 def _class_names(root: Path) -> list[str]:

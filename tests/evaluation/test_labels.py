@@ -32,7 +32,7 @@ def test_csv_cells_and_unjudgeable(tmp_path):
 
 @pytest.mark.parametrize("text,msg", [
     ("img,phone.use\n", "line 1: header must start with 'image'"),
-    ("image,phone.nope\n", "line 1: unknown rule id 'phone.nope'"),
+    ("image,phone.nope\n", "line 1: no rule id columns"),
     ("image,phone.use\na.jpg,2\n", "line 2 field 'phone.use': '2' must be 1, 0 or empty"),
     ("image,phone.use\na.jpg\n", "line 2: 1 fields, expected 2"),
     ("image,phone.use\nmissing.jpg,1\n", "line 2: image 'missing.jpg' not found"),
