@@ -30,6 +30,14 @@ def test_csv_cells_and_unjudgeable(tmp_path):
                       "sub/b.png": {"phone.use": 0, "posture.head_down": 1}}
 
 
+def test_csv_notes_column_is_ignored(tmp_path):
+    _img(tmp_path / "a.jpg")
+    f = tmp_path / "l.csv"
+    f.write_text("image,phone.use,notes\na.jpg,1,held under the desk\n")
+    labels, rules = load_csv(f, tmp_path)
+    assert rules == ["phone.use"] and labels == {"a.jpg": {"phone.use": 1}}
+
+
 @pytest.mark.parametrize("text,msg", [
     ("img,phone.use\n", "line 1: header must start with 'image'"),
     ("image,phone.nope\n", "line 1: no rule id columns"),
