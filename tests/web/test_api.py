@@ -57,8 +57,7 @@ def test_every_route_refuses_anonymous_requests(app, client):
 
 
 def test_health_is_public_when_live_router_is_present(app, client):
-    if not app.state.live:
-        pytest.skip("pipeline.web.live_api not present")
+    assert app.state.live, "pipeline.web.live_api must be mounted"
     assert client.get("/api/health").status_code == 200
 
 

@@ -53,7 +53,7 @@ def _free_port() -> int:
 def server(tmp_path_factory, demo_clip, models_dir):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found (apt-get install chromium)")
-    pytest.importorskip("playwright")
+    import playwright  # noqa: F401  (dev extra; a missing install fails here, never skips)
     data = tmp_path_factory.mktemp("e2e")
     cfg = data / "site.yaml"
     _demo_config(cfg)
