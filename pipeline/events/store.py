@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -81,9 +82,9 @@ class EventStore:
         if url is None:
             try:
                 d.mkdir(parents=True, exist_ok=True)
-                probe = d / ".write-test"
-                probe.write_bytes(b"")
-                probe.unlink()
+                # a private probe file: parallel batch workers open the same folder at once
+                with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
+                    pass
             except OSError as exc:
                 raise OutputError(f"{d}: output folder cannot be written ({exc.strerror})") from None
         try:
