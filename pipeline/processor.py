@@ -170,8 +170,9 @@ class CameraPipeline:
 
     def __init__(self, cfg: SiteConfig, camera: CameraConfig, models: Models, *,
                  wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
-                 sinks: list[EventSink] | None = None, fps: float | None = None):
+                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None):
         self.cfg, self.camera, self.models = cfg, camera, models
+        self.board = board  # PresenceBoard shared by the cameras of one process, or None
         self.wall_at = wall_at
         self.sinks = list(sinks or [])
         self.tracker = PersonTracker(fps or cfg.analysis.fps, lost_s=cfg.analysis.track_lost_s)
@@ -192,6 +193,9 @@ class CameraPipeline:
         facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
                                     (frame.width, frame.height), persons, objects, online=True)
         facts = self._hold_presence(facts)
+        if self.board is not None:
+            self.board.publish(facts.t, facts.posts)
+            facts = replace(facts, remote_posts=self.board.others(facts.t, frozenset(facts.posts)))
         events = self._run_rules(facts)
         self.last_t = frame.timestamp_s
         for ev in events:

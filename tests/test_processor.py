@@ -63,3 +63,52 @@ def test_a_coat_seen_now_and_then_does_not_staff_an_empty_post():
     ghost = [t / 2 for t in range(20, 60) if t % 4 == 0]  # one frame in four
     evs = run([(10.0, 30.0)], ghost=ghost)
     assert [e.state for e in evs if e.rule_id == "post.unattended"][:1] == ["start"]
+
+
+TWO_CAMERAS = """
+analysis: {fps: 2, presence_window_s: 0}
+models: {post_crops: false}
+cameras:
+  - id: cam1
+    posts: [{id: P1, seat: [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]}]
+  - id: cam2
+    posts: [{id: P2, seat: [[0.0, 0.0], [0.5, 0.0], [0.5, 1.0], [0.0, 1.0]]}]
+roster:
+  staff: [{id: a, post: P1}, {id: b, post: P2}]
+  duties: [{id: d1, a: {staff: a, post: P1}, b: {staff: b, post: P2}}]
+rules:
+  post.unattended: {enabled: false}
+  roster.ab_both_absent: {min_duration_s: 3, clear_after_s: 1, active: always}
+  roster.b_covering: {enabled: false}
+"""
+
+
+def test_duty_across_two_cameras_through_the_presence_board():
+    from pipeline.scene.board import PresenceBoard
+
+    cfg = parse_config(TWO_CAMERAS)
+    board = PresenceBoard(max_age_s=2.0)
+    pipes = {c.id: CameraPipeline(cfg, c, Models(ScriptedDetector([(10.0, 30.0)]), None, None), board=board)
+             for c in cfg.cameras}
+    img = np.zeros((300, 400, 3), np.uint8)
+    events = {"cam1": [], "cam2": []}
+    for i in range(80):  # both clerks away from 10 s to 30 s
+        for cam, pipe in pipes.items():
+            events[cam] += pipe.process(Frame(cam, i, i * 0.5, img)).events
+    assert events["cam2"] == []  # the duty is judged once, by the camera of A's post
+    states = [(e.state, e.start_s) for e in events["cam1"]]
+    # cam1 runs first in each round, so it sees cam2's reading of the frame before
+    assert states[0][0] == "start" and 10.0 <= states[0][1] <= 10.5 and states[-1][0] == "end"
+
+
+def test_duty_across_cameras_is_unknown_when_the_other_camera_is_silent():
+    from pipeline.scene.board import PresenceBoard
+
+    cfg = parse_config(TWO_CAMERAS)
+    board = PresenceBoard(max_age_s=2.0)
+    cam1 = CameraPipeline(cfg, cfg.cameras[0], Models(ScriptedDetector([(0.0, 60.0)]), None, None), board=board)
+    img = np.zeros((300, 400, 3), np.uint8)
+    events = []
+    for i in range(80):  # cam2 never publishes: B's presence is unknown, so no alert
+        events += cam1.process(Frame("cam1", i, i * 0.5, img)).events
+    assert events == []

@@ -27,6 +27,7 @@ from pipeline.live.filecam import PacedFileSource
 from pipeline.live.health import HealthSnapshot
 from pipeline.live.worker import CameraWorker, ModelPool
 from pipeline.processor import Models, build_models
+from pipeline.scene.board import PresenceBoard
 from pipeline.sources import is_live_spec, open_source
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,10 @@ class LiveRunner:
         self.store.mark_unfinished_clips_partial()
         if self.outbox is not None:
             self.outbox.start()
+        board = PresenceBoard()  # A/B duties whose posts sit in front of different cameras
         for cam in self.cameras:
             w = CameraWorker(self.cfg, cam, pool, self.store, self.data_dir, self.feed, self._open, fps=self.fps,
-                             max_lag_s=self.max_lag_s, on_frame=self.on_frame)
+                             max_lag_s=self.max_lag_s, on_frame=self.on_frame, board=board)
             self.workers[cam.id] = w.start()
         self.started_at = time.time()
         return self

@@ -67,8 +67,9 @@ class CameraWorker:
     def __init__(self, cfg: SiteConfig, camera: CameraConfig, pool: ModelPool, store: EventStore,
                  data_dir: Path, feed: AlertFeed, open_source: Callable[[CameraConfig, Callable], Any], *,
                  fps: float | None = None, max_lag_s: float = 2.0, outage_tick_s: float = 1.0,
-                 on_frame: Callable[[str, Any, Any], None] | None = None):
+                 on_frame: Callable[[str, Any, Any], None] | None = None, board: Any = None):
         self.cfg, self.camera, self.pool, self.store = cfg, camera, pool, store
+        self.board = board  # PresenceBoard shared with the other cameras (A/B duties across cameras)
         self.data_dir, self.feed, self.open_source = Path(data_dir), feed, open_source
         self.fps = fps or cfg.analysis.fps
         self.max_lag_s, self.outage_tick_s = max_lag_s, outage_tick_s
@@ -132,7 +133,8 @@ class CameraWorker:
                         self.health.lagged_frame()  # too old by the time a model set was free
                         continue
                     if pipe is None:
-                        pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps)
+                        pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
+                                              board=self.board)
                     pipe.models = models
                     res = pipe.process(frame)
                 evidence.on_frame(frame, res)

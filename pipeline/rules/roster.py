@@ -6,8 +6,9 @@ in that post's seat), not per identity: the project does not recognise faces.
     high severity, to be escalated to the hall lead (第二十一条).
   - A absent (or on leave) and B present -> `roster.b_covering`, info only: the
     roster working as intended, recorded for the daily report, not a violation.
-Only duties whose posts are all seen by this camera are judged here; a duty spread
-over two cameras needs both cameras' presence merged upstream.
+A duty is judged by the camera that sees A's post. When B's post is on another
+camera, its presence comes from `facts.remote_posts` (the PresenceBoard of a live
+run); without a fresh reading the duty is not judged (unknown, never absent).
 """
 
 from __future__ import annotations
@@ -35,13 +36,14 @@ def duty_states(facts: SceneFacts, roster: Any) -> list[dict[str, Any]]:
     names = _names(roster)
     out = []
     for d in roster.duties:
-        pa, pb = facts.posts.get(d.a.post), facts.posts.get(d.b.post)
-        if pa is None or pb is None:
-            continue  # a post on another camera: judged where both posts are seen
+        pa = facts.posts.get(d.a.post)
+        pb = facts.posts.get(d.b.post) or facts.remote_posts.get(d.b.post)
+        if pa is None:
+            continue  # A's post is another camera's: judged there
         out.append({
             "duty": d,
             "a_present": pa.staff_present,
-            "b_present": pb.staff_present,
+            "b_present": None if pb is None else pb.staff_present,  # None: B's camera has no fresh reading
             "a_on_leave": bool(day is not None and roster.on_leave(d.a.staff, day)),
             "b_on_leave": bool(day is not None and roster.on_leave(d.b.staff, day)),
             "details": {"duty_id": d.id, "duty_name": d.name, "a_staff": d.a.staff, "b_staff": d.b.staff,
@@ -71,7 +73,7 @@ class ABBothAbsent(Rule):
         out = []
         for s in duty_states(facts, self.ctx.roster):
             a_away = s["a_on_leave"] or not s["a_present"]
-            cond = a_away and not s["b_present"]
+            cond = None if s["b_present"] is None else (a_away and not s["b_present"])
             det = {**s["details"], "escalate_to": self.params.escalate_to, "a_on_leave": s["a_on_leave"],
                    "a_present": s["a_present"], "b_present": s["b_present"]}
             out.append(Finding(("duty", s["duty"].id), cond, post_id=s["duty"].a.post, details=det))
@@ -97,7 +99,7 @@ class BCovering(Rule):
         out = []
         for s in duty_states(facts, self.ctx.roster):
             a_away = s["a_on_leave"] or not s["a_present"]
-            cond = a_away and s["b_present"]
+            cond = None if s["b_present"] is None else (a_away and s["b_present"])
             det = {**s["details"], "a_on_leave": s["a_on_leave"]}
             out.append(Finding(("duty", s["duty"].id), cond, post_id=s["duty"].b.post, details=det))
         return out

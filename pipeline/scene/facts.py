@@ -65,6 +65,7 @@ class SceneFacts:
     posts: dict[str, PostFacts] = field(default_factory=dict)
     waiting_count: int = 0  # people in waiting areas
     online: bool = True  # False during a camera outage: rules treat the time as unknown
+    remote_posts: dict[str, PostFacts] = field(default_factory=dict)  # other cameras' posts (PresenceBoard)
 
     def staff(self, post_id: str | None = None) -> list[PersonFact]:
         return [p for p in self.persons if p.role == "staff" and (post_id is None or p.post_id == post_id)]

@@ -56,10 +56,18 @@ def test_both_absent_details_and_end():
     assert evs[0][2].article == "第二十一条"
 
 
-def test_duty_with_a_post_on_another_camera_is_not_judged_here():
+def test_duty_with_b_on_another_camera_uses_its_reading_or_is_unknown():
     r = ABBothAbsent(ABBothAbsent.Params(), RuleContext(roster=ROSTER))
-    keys = [f.key for f in r.judge(ab_frames(lambda t: False, lambda t: False, n=1)[0])]
-    assert keys == [("duty", "d1")]
+    frame = ab_frames(lambda t: False, lambda t: False, n=1)[0]
+    found = {f.key: f.cond for f in r.judge(frame)}
+    assert found == {("duty", "d1"): True, ("duty", "d2"): None}  # P9: no reading from its camera: unknown
+    seen = frame.__class__(**{**frame.__dict__, "remote_posts": {"P9": PostFacts("P9", (), 0)}})
+    assert {f.key: f.cond for f in r.judge(seen)}[("duty", "d2")] is True
+    staffed = frame.__class__(**{**frame.__dict__, "remote_posts": {"P9": PostFacts("P9", (5,), 0)}})
+    assert {f.key: f.cond for f in r.judge(staffed)}[("duty", "d2")] is False
+    # a duty whose A post is on another camera is judged there, not here
+    only_b = frame.__class__(**{**frame.__dict__, "posts": {"P2": frame.posts["P2"]}})
+    assert r.judge(only_b) == []
     assert ABBothAbsent(ABBothAbsent.Params(), RuleContext()).judge(ab_frames(lambda t: 0, lambda t: 0, n=1)[0]) == []
 
 
