@@ -277,6 +277,7 @@ def build_report_data(store: EventStore, day: dt.date, cfg: SiteConfig | None = 
                      "start": e["wall_start"], "end": e["wall_end"], "minutes": round(e["duration_s"] / 60, 1),
                      "article": e["article"], "verdict": e["verdict"]}
                     for e in events if e["rule_id"] == AB_RULE]
+    data.ab_gaps += cross_camera_gaps(cfg, day, timeline)
     data.top_events = sorted(events, key=lambda e: (-SEV_RANK.get(e["severity"], 0), -e["duration_s"],
                                                     e["wall_start"]))[:top_n]
     data.verdicts = _verdict_rows(events)
@@ -284,6 +285,59 @@ def build_report_data(store: EventStore, day: dt.date, cfg: SiteConfig | None = 
     if counts.get("batch") and counts.get("live"):
         data.live_vs_batch = _live_vs_batch(q.events(lo, hi, "live"), events)
     return data
+
+
+def _absent_spans(intervals: list[Interval]) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [(s, e) for s, e, st in intervals if st == "absent"]
+
+
+def _intersect(a: list[tuple[dt.datetime, dt.datetime]], b: list[tuple[dt.datetime, dt.datetime]]
+               ) -> list[tuple[dt.datetime, dt.datetime]]:
+    out = []
+    for s1, e1 in a:
+        for s2, e2 in b:
+            s, e = max(s1, s2), min(e1, e2)
+            if e > s:
+                out.append((s, e))
+    out.sort()
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for s, e in out:  # presence is written in chunks: join touching pieces
+        if merged and s <= merged[-1][1] + dt.timedelta(seconds=1):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def cross_camera_gaps(cfg: SiteConfig | None, day: dt.date, timeline: dict[str, list[Interval]]
+                      ) -> list[dict[str, Any]]:
+    """A/B gaps of duties whose posts are on different cameras, from the presence table.
+
+    A batch analyses each camera's recordings on its own, so no rule sees both posts;
+    the day's presence intervals do. Only seen absence counts (camera outage is
+    unknown), A on leave counts as away, and gaps shorter than the rule's
+    min_duration_s are left out.
+    """
+    if cfg is None:
+        return []
+    from pipeline.config.models import rule_params
+
+    home = cfg.post_home()
+    min_s = rule_params(cfg.rules, AB_RULE).min_duration_s
+    lo, hi = _day_bounds(day)
+    windows = opening_windows(cfg, day) or [(lo, hi)]
+    rows = []
+    for d in cfg.roster.duties:
+        if home.get(d.a.post) == home.get(d.b.post) or d.a.post not in home or d.b.post not in home:
+            continue  # same camera: the live/batch rule judged it and raised events
+        a_away = windows if cfg.roster.on_leave(d.a.staff, day) else _absent_spans(timeline.get(d.a.post, []))
+        gaps = _intersect(_intersect(a_away, _absent_spans(timeline.get(d.b.post, []))), windows)
+        for s, e in gaps:
+            if (e - s).total_seconds() >= min_s:
+                rows.append({"event_id": None, "duty": d.name or d.id, "post_id": d.a.post, "start": s, "end": e,
+                             "minutes": round((e - s).total_seconds() / 60, 1), "article": "第二十一条",
+                             "verdict": None, "from_presence": True})
+    return rows
 
 
 def _recorded_span(timeline: dict[str, list[Interval]]) -> list[tuple[dt.datetime, dt.datetime]]:

@@ -79,6 +79,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "confirmed": ("确认", "Confirmed"),
     "dismissed": ("驳回", "Dismissed"),
     "unreviewed": ("未审核", "Unreviewed"),
+    "from_presence": ("跨摄像头，由在岗记录推算", "across cameras, from presence"),
     "total": ("合计", "Total"),
     "trend": ("近七日趋势", "7-day trend"),
     "day": ("日期", "Day"),

@@ -77,7 +77,8 @@ def _rows(data: ReportData, key: str, lang: str, ui_url: str) -> list[dict[str, 
     if key == "attendance":
         return [{**a, "status": "; ".join(t(s, lang) for s in a["status"])} for a in data.attendance]
     if key == "ab":
-        return [{**g, "verdict": t(g["verdict"] or "unreviewed", lang)} for g in data.ab_gaps]
+        return [{**g, "verdict": t("from_presence" if g.get("from_presence") else (g["verdict"] or "unreviewed"), lang)}
+                for g in data.ab_gaps]
     if key == "events":
         return [{**e, "rule_name": rule_names(e["rule_id"])[1 if lang == "en" else 0],
                  "minutes": round(e["duration_s"] / 60, 2), "verdict": t(e["verdict"] or "unreviewed", lang),
