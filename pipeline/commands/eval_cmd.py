@@ -57,6 +57,12 @@ def _write_json(path: str, doc: dict[str, Any]) -> None:
         raise OutputError(f"{p}: cannot write JSON ({exc.strerror})") from None
 
 
+def _beside(path: str, data: Path) -> Path:
+    """A labels/map path as given, or else inside the data folder (labels usually live there)."""
+    p = Path(path)
+    return p if p.exists() or p.is_absolute() or not (data / p).exists() else data / p
+
+
 def _images(args: argparse.Namespace) -> int:
     from pipeline.config.loader import load_config
     from pipeline.config.models import SiteConfig
@@ -69,9 +75,9 @@ def _images(args: argparse.Namespace) -> int:
     if not data.is_dir():
         raise ConfigError(f"{data}: data folder not found")
     if args.labels:
-        labels, rules = load_csv(args.labels, data)
+        labels, rules = load_csv(_beside(args.labels, data), data)
     else:
-        labels, rules = load_yolo(data, load_class_map(args.map))
+        labels, rules = load_yolo(data, load_class_map(_beside(args.map, data)))
     if args.limit:
         labels = {k: labels[k] for k in sorted(labels)[: args.limit]}
     cfg = load_config(args.config) if args.config else SiteConfig()
