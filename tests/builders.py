@@ -95,6 +95,9 @@ POSES = {
     # bowed over paperwork: head lower than upright but well above the shoulders
     "writing": _shift(_UPRIGHT, nose=(0, -30), left_eye=(12, -38), right_eye=(-12, -38), left_ear=(25, -40),
                       right_ear=(-25, -40), left_wrist=(30, 105), right_wrist=(-35, 110)),
+    # face down on the desk, arms hanging by the sides: the head well below the shoulder line
+    "head_on_desk_arms_down": _shift(_UPRIGHT, nose=(0, 45), left_eye=(12, 35), right_eye=(-12, 35),
+                                     left_ear=(25, 30), right_ear=(-25, 30)),
     # head low (close to the shoulder line) but the hands far from it, on the paper
     "head_low_hands_on_paper": _shift(_UPRIGHT, nose=(0, -2), left_eye=(12, -5), right_eye=(-12, -5),
                                       left_ear=(25, -3), right_ear=(-25, -3), left_wrist=(40, 110),

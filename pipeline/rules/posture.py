@@ -32,6 +32,10 @@ class HeadDownParams(PoseParams):
         0.1, ge=-1, le=1,
         description="Head counts as low when its highest visible point is at most this far above the shoulder "
                     "line (body scales). Upright ~0.5-0.8, bowed over paperwork ~0.2-0.45")
+    head_below_shoulder_min: float = Field(
+        0.2, ge=0, le=2,
+        description="Head this far below the shoulder line (body scales) is at desk level on its own; writers "
+                    "bowed over paper measured no lower than 0.14 below on the dev set")
     forward_bend_min_deg: float = Field(35.0, ge=0, le=90,
                                         description="Head low and torso bent forward this much (side view): lying on the desk")
     rest_on_arms_max_dist: float = Field(0.8, ge=0, le=3,
@@ -101,6 +105,8 @@ class HeadDown(Rule):
                 "left_wrist_to_head": wr[0], "right_wrist_to_head": wr[1]}
         if hh > p.head_max_above_shoulder:
             return Finding(key, False, details=m.rounded(vals), **kw)
+        if hh <= -p.head_below_shoulder_min:
+            return Finding(key, True, details={**m.rounded(vals), "cue": "head_below_shoulders"}, **kw)
         if bend is not None and bend >= p.forward_bend_min_deg:
             return Finding(key, True, details={**m.rounded(vals), "cue": "bent_forward"}, **kw)
         if all(d is not None and d <= p.rest_on_arms_max_dist for d in wr):

@@ -30,6 +30,7 @@ CASES = [
     ("head_down", "side_bent_over_desk", True),
     ("head_down", "writing", False),  # bowed head over paperwork is not sleeping
     ("head_down", "head_low_hands_on_paper", None),  # low head, no stillness history yet: unknown
+    ("head_down", "head_on_desk_arms_down", True),  # head well below the shoulders: at desk level
     ("lean_back", "reclined", True),
     ("lean_back", "side_upright", False),
     ("lean_back", "side_leaning_forward", False),
