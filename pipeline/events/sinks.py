@@ -15,13 +15,16 @@ from typing import Any, Callable
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.store import EventStore
+from pipeline.rules.articles import ARTICLES
 from pipeline.scene.facts import SceneFacts
 
 
 def event_json(ev: Event, *, camera_id: str | None = None, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
     ev_evidence = {**ev.evidence, **(evidence or {})}
+    art = ARTICLES.get(ev.article)
     return {
         "event_id": ev.event_id, "rule_id": ev.rule_id, "article": ev.article,
+        "article_en": f"{art.title_en}: {art.gloss_en}" if art else ev.article,
         "site_id": ev.site_id, "camera_id": camera_id or ev.source_id, "post_id": ev.post_id,
         "track_ids": list(ev.track_ids), "state": ev.state, "severity": ev.severity,
         "start_s": round(ev.start_s, 3), "end_s": None if ev.end_s is None else round(ev.end_s, 3),

@@ -54,6 +54,7 @@ def test_jsonl_has_only_finished_events(tmp_path):
     sink.close()
     lines = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["end_s"] == 40.0 and lines[0]["clip"] == "clips/e1.mp4"
+    assert lines[0]["article"] == "第二十条" and lines[0]["article_en"].startswith("Article 20: ")
 
 
 def test_presence_intervals_with_outage(tmp_path):
