@@ -20,12 +20,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from pipeline.alerts.bus import AlertBus
+    from pipeline.alerts.storetail import StoreTail
     from pipeline.web.app import create_app
     from pipeline.web.auth import list_users
 
+    bus = AlertBus()  # fed by the database: events written by analyze, batch or another run
     app = create_app(Path(args.data), config_path=Path(args.config) if args.config else None,
-                     db_url=args.db_url, secure_cookie=args.secure_cookie)
+                     db_url=args.db_url, secure_cookie=args.secure_cookie, alert_bus=bus)
+    cfg = app.state.config
+    tail = StoreTail(app.state.store, bus, public_url=cfg.alerts.public_url if cfg is not None else None).start()
     if not list_users(app.state.store):
         print(f"note: no users yet; add one with: counterwatch users add NAME --role admin --data {args.data}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    finally:
+        tail.stop()
     return 0

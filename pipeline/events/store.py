@@ -11,8 +11,9 @@ import datetime as dt
 import logging
 import sqlite3
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.engine import Engine
@@ -195,6 +196,19 @@ class EventStore:
                 q = q.where(EventRow.wall_start < until)
             q = q.order_by(EventRow.wall_start.desc(), EventRow.created_at.desc()).limit(limit).offset(offset)
             return [self._event_dict(s, r) for r in s.scalars(q)]
+
+    def events_changed_since(self, since: dt.datetime | None, limit: int = 500) -> list[dict[str, Any]]:
+        """Events inserted or updated after `since` (UTC, as stored), oldest change first."""
+        with self.session() as s:
+            q = select(EventRow)
+            if since is not None:
+                q = q.where(EventRow.updated_at > since)
+            q = q.order_by(EventRow.updated_at).limit(limit)
+            return [{**self._event_dict(s, r), "updated_at": r.updated_at} for r in s.scalars(q)]
+
+    def last_change(self) -> dt.datetime | None:
+        with self.session() as s:
+            return s.scalar(select(func.max(EventRow.updated_at)))
 
     def count_events(self) -> int:
         with self.session() as s:
