@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame

@@ -9,9 +9,10 @@ the state of subjects not seen for a while is evicted so memory stays bounded.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Hashable
+from typing import Any, ClassVar
 
 from pipeline.config.rule_params import RuleParams
 from pipeline.core.types import SEVERITY_ORDER, Event, new_event_id

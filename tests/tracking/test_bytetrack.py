@@ -14,7 +14,7 @@ def test_ids_persist_through_motion_and_short_gap():
         if i not in (5, 6):  # person missed for 1 s (< lost_s)
             boxes.append((400, 120, 470, 310))
         out = tr.update(detections(boxes, conf=[0.9] * len(boxes)), t=100 + i * 0.5)
-        ids.append(dict(zip(out.xyxy[:, 0].round().astype(int).tolist(), out.tracker_id.tolist())))
+        ids.append(dict(zip(out.xyxy[:, 0].round().astype(int).tolist(), out.tracker_id.tolist(), strict=True)))
     walker = {d[min(d)] for d in ids[1:]}
     sitter = {d[400] for d in ids[1:] if 400 in d}
     assert len(walker) == 1 and len(sitter) == 1 and walker != sitter
