@@ -108,8 +108,12 @@ def _with_pose_slots(d: Detections) -> Detections:
 
 def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: PersonTracker | None,
              pose_staff_only: bool = True, rois: list[np.ndarray] | None = None,
-             ) -> tuple[Detections, Detections, list[str]]:
-    """Detection, post crops, tracking, pose and the phone cascade for one frame -> (persons, objects, roles)."""
+             ) -> tuple[Detections, Detections, tuple[list[str], list[str | None], list[bool]]]:
+    """Detection, post crops, tracking, pose and the phone cascade for one frame.
+
+    Returns (persons, objects, assignment); the assignment (roles, posts, staff-area
+    flags from `SceneAssigner.roles`) is handed on to `SceneAssigner.facts`.
+    """
     dets = models.detector.detect(frame)
     persons, objects = split_persons(dets)
     if rois:
@@ -119,7 +123,8 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
     if tracker is not None:
         persons = tracker.update(persons, frame.timestamp_s)
     size = (frame.width, frame.height)
-    roles, _, _ = assigner.roles(persons, size)
+    assigned = assigner.roles(persons, size)
+    roles = assigned[0]
     if models.pose is not None and len(persons):
         if pose_staff_only:  # with zones, only staff are judged; without, everyone counts as staff
             judged = np.array([r == "staff" or (r == "unknown" and not assigner.has_zones) for r in roles])
@@ -133,12 +138,13 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
             kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
             kps[judged], kpc[judged] = posed.keypoints, posed.keypoint_conf
             persons = persons.with_(keypoints=kps, keypoint_conf=kpc)
-            roles, _, _ = assigner.roles(persons, size)  # hips now known: re-anchor
+            assigned = assigner.roles(persons, size)  # hips now known: re-anchor
+            roles = assigned[0]
     if models.cascade is not None and len(persons):
         staff = persons[np.array([r == "staff" for r in roles])]
         if len(staff):
             objects = nms_merge(objects, models.cascade.detect(frame, staff))
-    return persons, objects, roles
+    return persons, objects, assigned
 
 
 def image_facts(models: Models, image: np.ndarray, cfg: SiteConfig,
@@ -153,8 +159,8 @@ def image_facts(models: Models, image: np.ndarray, cfg: SiteConfig,
     assigner = SceneAssigner(camera)
     size = (frame.width, frame.height)
     rois = post_rois(camera, size) if cfg.models.post_crops else []
-    persons, objects, _ = perceive(models, frame, assigner, None, cfg.models.pose.staff_only, rois=rois)
-    return assigner.facts(camera.id, 0.0, None, size, persons, objects), persons
+    persons, objects, assigned = perceive(models, frame, assigner, None, cfg.models.pose.staff_only, rois=rois)
+    return assigner.facts(camera.id, 0.0, None, size, persons, objects, assigned=assigned), persons
 
 
 @dataclass
@@ -188,10 +194,10 @@ class CameraPipeline:
         size = (frame.width, frame.height)
         if self._rois is None or self._rois[0] != size:
             self._rois = (size, post_rois(self.camera, size) if self.cfg.models.post_crops else [])
-        persons, objects, _ = perceive(self.models, frame, self.assigner, self.tracker,
-                                       self.cfg.models.pose.staff_only, rois=self._rois[1])
+        persons, objects, assigned = perceive(self.models, frame, self.assigner, self.tracker,
+                                              self.cfg.models.pose.staff_only, rois=self._rois[1])
         facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
-                                    (frame.width, frame.height), persons, objects, online=True)
+                                    size, persons, objects, assigned=assigned)
         facts = self._hold_presence(facts)
         if self.board is not None:
             self.board.publish(facts.t, facts.posts)

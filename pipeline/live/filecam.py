@@ -69,11 +69,4 @@ class PacedFileSource(LiveSource):
         super().__init__(str(self.path), camera_id=camera_id, fps=fps, kind="file", on_state=on_state)
 
     def _open(self) -> PacedCapture | None:  # type: ignore[override]
-        cap = PacedCapture(self.path, self.loop)
-        if not cap.isOpened():
-            cap.release()
-            return None
-        self._width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self._height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self._native_fps = float(cap.get(cv2.CAP_PROP_FPS)) or None
-        return cap
+        return self._adopt(PacedCapture(self.path, self.loop))

@@ -96,8 +96,10 @@ class SceneAssigner:
         return roles, posts, area
 
     def facts(self, source_id: str, t: float, wall: dt.datetime | None, size: tuple[int, int],
-              persons: Detections, objects: Detections, *, online: bool = True) -> SceneFacts:
-        roles, post_ids, in_area = self.roles(persons, size)
+              persons: Detections, objects: Detections, *, online: bool = True,
+              assigned: tuple[list[str], list[str | None], list[bool]] | None = None) -> SceneFacts:
+        """`assigned`: the result of `roles(persons, size)` when the caller already has it."""
+        roles, post_ids, in_area = assigned if assigned is not None else self.roles(persons, size)
         tids = persons.tracker_id if persons.tracker_id is not None else -np.arange(1, len(persons) + 1)
         pfacts = []
         for i in range(len(persons)):

@@ -176,6 +176,10 @@ class LiveSource(Source):
                             os.environ.pop(_FFMPEG_OPTIONS_ENV, None)
                         else:
                             os.environ[_FFMPEG_OPTIONS_ENV] = previous
+        return self._adopt(cap)
+
+    def _adopt(self, cap):
+        """An opened capture, with the stream's size and fps noted for `info`; None if it did not open."""
         if not cap.isOpened():
             cap.release()
             return None
