@@ -189,6 +189,8 @@ class CameraPipeline:
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
         self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
+        self._presence_since: dict[str, float] = {}  # post -> time of its first frame
+        self._staffed: dict[str, bool] = {}  # post -> smoothed presence
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
@@ -209,12 +211,17 @@ class CameraPipeline:
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
-        """Smooth per-post presence over `presence_window_s` by majority vote.
+        """Smooth per-post presence over `presence_window_s` by majority vote, with hysteresis.
 
         The detector both misses a seated clerk now and then and sometimes sees a
-        person in a coat left on a chair; both flicker. A post counts as staffed
-        when staff were seen in at least half of its frames over the window, and
-        then by the track ids seen last.
+        person in a coat left on a chair; both flicker. Once a post has been watched
+        for half a window, its state changes only when more than half of its frames
+        over the window disagree with it (a tie keeps it; the first state is staffed
+        only on a strict majority). Before that (the start of a recording, or after a
+        gap longer than the window) the vote has too few frames: it is the plain
+        majority, and the presence log records that time as unknown
+        (`settling`). A staffed post keeps the track ids seen last. This is the
+        presence the rules judge with, and the one the report shows.
         """
         window = self.cfg.analysis.presence_window_s
         if window <= 0 or not facts.posts:
@@ -223,12 +230,27 @@ class CameraPipeline:
         changed = False
         for pid, pf in facts.posts.items():
             hist = self._presence.setdefault(pid, deque())
+            if pid not in self._presence_since or (hist and facts.t - hist[-1][0] > window):
+                self._presence_since[pid] = facts.t  # a new start: the vote settles again
+                self._staffed.pop(pid, None)
+                hist.clear()
             hist.append((facts.t, pf.staff_present))
             while hist and facts.t - hist[0][0] > window:
                 hist.popleft()
             if pf.staff_present:
                 self._last_staff[pid] = pf.staff_track_ids
-            staffed = 2 * sum(1 for _, seen in hist if seen) >= len(hist)
+            seen, n = sum(1 for _, s in hist if s), len(hist)
+            if self.settling(pid, facts.t):
+                staffed = 2 * seen >= n
+            else:
+                staffed = self._staffed.get(pid)
+                if staffed is None:
+                    staffed = 2 * seen > n
+                elif staffed and 2 * (n - seen) > n:
+                    staffed = False
+                elif not staffed and 2 * seen > n:
+                    staffed = True
+                self._staffed[pid] = staffed
             if staffed != pf.staff_present:
                 ids = self._last_staff.get(pid, ()) if staffed else ()
                 if staffed and not ids:
@@ -236,6 +258,12 @@ class CameraPipeline:
                 posts[pid] = replace(pf, staff_track_ids=ids)
                 changed = True
         return replace(facts, posts=posts) if changed else facts
+
+    def settling(self, post_id: str, t: float) -> bool:
+        """True while the presence vote of `post_id` has watched it for less than half a window."""
+        window = self.cfg.analysis.presence_window_s
+        since = self._presence_since.get(post_id)
+        return window > 0 and (since is None or t - since < window / 2)
 
     def outage(self, t: float) -> list[Event]:
         """The camera is offline at t: rules see an offline frame (unknown time)."""

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config.loader import load_config
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.analyze import analyze_file, summary_table
+    from pipeline.events.siteconfig import remember as remember_config
     from pipeline.events.store import EventStore
     from pipeline.processor import build_models
 
@@ -45,8 +46,12 @@ def run(args: argparse.Namespace) -> int:
             cfg.camera(args.camera)
         except KeyError as exc:
             raise ConfigError(f"{args.config}: {exc.args[0]}") from None
+    missing = [v for v in args.videos if not Path(v).exists()]
+    if missing:  # before the models load and before the data folder is created
+        raise SourceError("; ".join(f"{v}: video file not found" for v in missing))
     out = Path(args.out)
     store = EventStore.for_dir(out, args.db_url)
+    remember_config(out, cfg, origin=str(args.config), command="analyze", day=start.date() if start else None)
     store.mark_unfinished_clips_partial()  # clips a crashed earlier run never finished
     models = build_models(cfg)
     events, failed, frames, wall = [], [], 0, 0.0

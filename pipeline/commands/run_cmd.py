@@ -8,6 +8,7 @@ end, clips are finished, presence and the webhook outbox are flushed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from pathlib import Path
 
@@ -37,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.alerts.bus import AlertBus
+    from pipeline.events.siteconfig import remember as remember_config
     from pipeline.events.store import EventStore
     from pipeline.live.logjson import install_json_logging
     from pipeline.live.runner import LiveRunner
@@ -59,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(cfg_path)
     data = Path(args.data)
     store = EventStore.for_dir(data, args.db_url)
+    remember_config(data, cfg, origin=str(cfg_path), command="run", day=dt.date.today())
     bus = AlertBus()
     runner = LiveRunner(cfg, data, store, bus=bus, config_dir=cfg_path.resolve().parent, pool_size=args.workers,
                         fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options)

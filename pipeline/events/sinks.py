@@ -87,11 +87,16 @@ class PresenceRecorder:
         self._open: dict[str, list[Any]] = {}  # post -> [state, start_s, last_s]
         self._pending: list[dict[str, Any]] = []
         self._last_flush: float | None = None
+        # (post, t) -> True while the camera's presence vote is still settling: that time is unknown
+        self.settling: Callable[[str, float], bool] | None = None
 
     def observe(self, facts: SceneFacts) -> None:
         t = facts.t
         for post_id, pf in facts.posts.items():
-            state = "present" if pf.staff_present else "absent"
+            if self.settling is not None and self.settling(post_id, t):
+                state = "unknown"
+            else:
+                state = "present" if pf.staff_present else "absent"
             self._note(post_id, state, t)
         if not facts.online:
             for post_id in list(self._open):

@@ -135,6 +135,7 @@ class CameraWorker:
                     if pipe is None:
                         pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
                                               board=self.board)
+                        presence.settling = pipe.settling
                     pipe.models = models
                     res = pipe.process(frame)
                 evidence.on_frame(frame, res)
