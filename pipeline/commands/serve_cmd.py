@@ -22,9 +22,15 @@ def _serve(args: argparse.Namespace) -> int:
 
     from pipeline.alerts.bus import AlertBus
     from pipeline.alerts.storetail import StoreTail
+    from pipeline.core.errors import ConfigError
+    from pipeline.events.store import DB_NAME
     from pipeline.web.app import create_app
     from pipeline.web.auth import list_users
 
+    if args.db_url is None and not (Path(args.data) / DB_NAME).is_file():  # never serve a new, empty database
+        where = "does not exist" if not Path(args.data).exists() else f"has no {DB_NAME}"
+        raise ConfigError(f"--data {args.data}: {where}; run `counterwatch analyze`, `batch` or `run` into it "
+                          "first (or `counterwatch users add ... --data` it), or pass --db-url")
     bus = AlertBus()  # fed by the database: events written by analyze, batch or another run
     app = create_app(Path(args.data), config_path=Path(args.config) if args.config else None,
                      db_url=args.db_url, secure_cookie=args.secure_cookie, alert_bus=bus)
