@@ -22,11 +22,14 @@ def _serve(args: argparse.Namespace) -> int:
 
     from pipeline.alerts.bus import AlertBus
     from pipeline.alerts.storetail import StoreTail
+    from pipeline.config.loader import load_config
     from pipeline.core.errors import ConfigError
     from pipeline.events.store import DB_NAME
     from pipeline.web.app import create_app
     from pipeline.web.auth import list_users
 
+    if args.config:
+        load_config(args.config)  # a bad config is reported first, naming its field
     if args.db_url is None and not (Path(args.data) / DB_NAME).is_file():  # never serve a new, empty database
         where = "does not exist" if not Path(args.data).exists() else f"has no {DB_NAME}"
         raise ConfigError(f"--data {args.data}: {where}; run `counterwatch analyze`, `batch` or `run` into it "
