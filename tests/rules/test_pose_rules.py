@@ -114,9 +114,10 @@ def seq(kind_at, t_end, dt=1.0, **kw):
 def test_head_down_timing_start_and_end():
     r = HeadDown(HeadDown.Params(update_every_s=1000), RuleContext())
     evs = run_rule(r, seq(lambda t: "head_on_desk" if 5 <= t < 60 else "upright", 80))
-    assert [(t, s) for t, s, _ in evs] == [(25, "start"), (64, "end")]  # 20 s dwell; clear after 5 s
+    # evidence: 3 of the last 5 frames (t=7), then the 20 s dwell; clear after 5 s
+    assert [(t, s) for t, s, _ in evs] == [(27, "start"), (64, "end")]
     end = evs[-1][2]
-    assert end.start_s == 5 and end.end_s == 59 and end.article == "第五十三条"
+    assert end.start_s == 7 and end.end_s == 59 and end.article == "第五十三条"
     assert end.details["cue"] == "head_on_arms"
 
 
@@ -137,12 +138,12 @@ def test_head_low_and_still_is_head_down_but_writing_motion_is_not():
 
 
 def test_not_visible_holds_timer_and_gives_no_event():
-    # crossed 15 s (event starts at 10), legs hidden 30 s: the hidden time does not end it (not compliant)
+    # crossed 15 s (evidence at 2, event starts at 12), legs hidden 30 s: the hidden time does not end it
     r = LegsCrossed(LegsCrossed.Params(update_every_s=1000), RuleContext())
     frames = [facts(t, [posed("legs_crossed" if t < 45 else "upright", hide=LOWER_LEGS if 15 <= t < 45 else ())])
               for t in range(60)]
     evs = run_rule(r, frames)
-    assert [(t, s) for t, s, _ in evs] == [(10, "start"), (45, "end")]  # ends only once seen uncrossed
+    assert [(t, s) for t, s, _ in evs] == [(12, "start"), (45, "end")]  # ends only once seen uncrossed
     assert evs[-1][2].end_s == 14  # the last time it was seen crossed
     # legs never visible: no event and every judgement is "cannot judge", never compliant
     r2 = LegsCrossed(LegsCrossed.Params(update_every_s=1000), RuleContext())
@@ -156,7 +157,7 @@ def test_not_visible_holds_timer_and_gives_no_event():
 def test_default_dwell_times(cls, kind, dwell):
     r = cls(cls.Params(), RuleContext())
     evs = run_rule(r, seq(lambda t: kind, dwell + 5, dt=0.5))
-    assert evs[0][0] == dwell and evs[0][1] == "start"
+    assert evs[0][0] == dwell + 1.0 and evs[0][1] == "start"  # 3-of-5 evidence at 0.5 s frames, then the dwell
     assert evs[0][2].track_ids == (1,) and evs[0][2].post_id == "P1"
 
 
