@@ -237,6 +237,9 @@ class LeanBack(PoseRule):
                 out.append(not_visible(key, why, **kw))
                 continue
             ref, src = self.reference_deg(facts, person)
+            if ref is None:
+                out.append(not_visible(key, f"upright reference: {src}", **kw))
+                continue
             ang = m.torso_angle_deg(pose) - ref
             bend = m.forward_bend_deg(pose, scale, p.min_facing, ref_deg=ref)
             vals = m.rounded({"torso_angle_deg": ang, "torso_forward_deg": bend, "upright_ref_deg": ref,
@@ -300,6 +303,9 @@ class Slouch(PoseRule):
                 out.append(not_visible(key, why, **kw))
                 continue
             ref, src = self.reference_deg(facts, person)
+            if ref is None:
+                out.append(not_visible(key, f"upright reference: {src}", **kw))
+                continue
             face = m.body_facing_x(pose, scale)
             frontal = face is None or abs(face) < p.frontal_max_facing
             ang = None

@@ -190,7 +190,8 @@ class PoseRule(Rule):
             self.ctx.upright = UprightModel()
         return self.ctx.upright
 
-    def reference_deg(self, facts: SceneFacts, person: PersonFact) -> tuple[float, str]:
+    def reference_deg(self, facts: SceneFacts, person: PersonFact) -> tuple[float | None, str]:
+        """The upright direction at this person (None while the post's reference is being learned)."""
         return self.upright.reference(facts, person, self.params.min_keypoint_conf)
 
     def _idle(self, key: Hashable) -> bool:

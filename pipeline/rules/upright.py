@@ -146,8 +146,12 @@ class UprightModel:
         k = float(np.clip(np.median(ks), -LENS_MAX_K_DEG, LENS_MAX_K_DEG))
         return k * xn
 
-    def reference(self, facts: Any, person: Any, min_conf: float = 0.3) -> tuple[float, str]:
-        """(upright angle in degrees at this person, where it comes from)."""
+    def reference(self, facts: Any, person: Any, min_conf: float = 0.3) -> tuple[float | None, str]:
+        """(upright angle in degrees at this person, where it comes from).
+
+        None while a post's reference is still being learned: the post is not judged
+        until its usual posture is known (the first minute of presence).
+        """
         pid = person.post_id
         if pid is not None and pid in self.post_tilt:
             return self.post_tilt[pid], "post_config"
@@ -155,9 +159,11 @@ class UprightModel:
         cx, cy = float(person.xyxy[0] + person.xyxy[2]) / 2.0, float(person.xyxy[1] + person.xyxy[3]) / 2.0
         if self.verticals:
             return _interp_verticals(self.verticals, cx / w, cy / h), "camera_config"
-        ref = self.posts.get(pid) if pid is not None else None
-        if ref is not None and ref.angle_deg is not None:
-            return ref.angle_deg, "learned"
+        if pid is not None:
+            ref = self.posts.get(pid)
+            if ref is not None and ref.angle_deg is not None:
+                return ref.angle_deg, "learned"
+            return None, f"learning ({0 if ref is None else ref.n_total}/{LEARN_SAMPLES} samples)"
         xn = (cx - w / 2.0) / (w / 2.0)
         frame_people = []
         if self._last_t != facts.t:  # a frame not observed (still images): use its own people
