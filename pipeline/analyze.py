@@ -116,7 +116,7 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                        f"t={ev.start_s:.1f}s severity={ev.severity}")
 
     sink = StoreSink(store, source=source, recording=str(path), on_committed=committed)
-    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps)
+    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps, references=store)
     presence.settling = pipe.settling  # the vote's first seconds are recorded as unknown
     finished: list[Event] = []
     t0 = time.perf_counter()

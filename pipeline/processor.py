@@ -20,12 +20,14 @@ from pipeline.core.errors import OutputError
 from pipeline.core.hours import rule_active
 from pipeline.core.types import Detections, Event, Frame
 from pipeline.rules.base import RULES, Rule, RuleContext
+from pipeline.rules.upright import UprightModel
 from pipeline.scene.assign import SceneAssigner
 from pipeline.scene.facts import SceneFacts
 from pipeline.scene.roi import post_rois
 from pipeline.tracking.bytetrack import PersonTracker
 
 log = logging.getLogger(__name__)
+UPRIGHT_SAVE_EVERY_S = 60.0  # learned upright references are written to the store at most this often
 
 
 class EventSink(Protocol):
@@ -176,14 +178,20 @@ class CameraPipeline:
 
     def __init__(self, cfg: SiteConfig, camera: CameraConfig, models: Models, *,
                  wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
-                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None):
+                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None,
+                 references: Any = None):
         self.cfg, self.camera, self.models = cfg, camera, models
         self.board = board  # PresenceBoard shared by the cameras of one process, or None
         self.wall_at = wall_at
         self.sinks = list(sinks or [])
         self.tracker = PersonTracker(fps or cfg.analysis.fps, lost_s=cfg.analysis.track_lost_s)
         self.assigner = SceneAssigner(camera)
-        self.rules = build_rules(cfg, camera, wall_at)
+        self.upright = UprightModel(camera)
+        self.references = references  # a store with load_upright/save_upright: learned uprights survive restarts
+        self._upright_saved_t: float | None = None
+        if references is not None:
+            self.upright.load(references.load_upright(camera.id, cfg.site.id))
+        self.rules = build_rules(cfg, camera, wall_at, upright=self.upright)
         self.online = True
         self.last_t: float | None = None
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
@@ -208,6 +216,8 @@ class CameraPipeline:
         self.last_t = frame.timestamp_s
         for ev in events:
             self._emit(ev, frame, facts)
+        if self._upright_saved_t is None or facts.t - self._upright_saved_t >= UPRIGHT_SAVE_EVERY_S:
+            self._save_upright(facts.t)
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
@@ -283,7 +293,16 @@ class CameraPipeline:
             out += rule.flush(t)
         for ev in out:
             self._emit(ev, None, None)
+        self._save_upright(t)
         return out
+
+    def _save_upright(self, t: float) -> None:
+        self._upright_saved_t = t
+        if self.references is None or not self.upright.dirty:
+            return
+        rows = self.upright.export(self.upright.dirty)
+        self.upright.dirty.clear()
+        self.references.save_upright(rows, self.cfg.site.id)
 
     def _run_rules(self, facts: SceneFacts) -> list[Event]:
         out: list[Event] = []
@@ -302,13 +321,14 @@ class CameraPipeline:
 
 
 def build_rules(cfg: SiteConfig, camera: CameraConfig,
-                wall_at: Callable[[float], dt.datetime | None] = lambda t: None) -> list[Rule]:
+                wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
+                upright: UprightModel | None = None) -> list[Rule]:
     """Instantiate every enabled rule for one camera, with post-level switches folded in."""
     site = cfg.site
     ctx = RuleContext(site_id=site.id, camera_id=camera.id,
                       active=lambda params, wall: rule_active(site, params, wall),
                       roster=cfg.roster, post_ids=tuple(p.id for p in camera.posts), wall_at=wall_at,
-                      site=site)
+                      site=site, upright=upright if upright is not None else UprightModel(camera))
     rules: list[Rule] = []
     for rule_id, cls in sorted(RULES.items()):
         params = rule_params(cfg.rules, rule_id)

@@ -33,6 +33,10 @@ class PostConfig(StrictModel):
     desk: Polygon | None = Field(None, description="Customer-visible desk surface (personal items)")
     customer: Polygon | None = Field(None, description="Where a customer stands or sits at this counter")
     disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off at this post")
+    upright_tilt_deg: float | None = Field(
+        None, ge=-60, le=60,
+        description="Image angle of an upright seated body at this post (degrees, + = top towards image right); "
+                    "posture rules measure from it instead of a learned or estimated upright")
 
     @model_validator(mode="after")
     def verify_zones(self) -> PostConfig:
@@ -57,6 +61,10 @@ class CameraConfig(StrictModel):
     staff_area: list[Polygon] = Field(default_factory=list, description="Behind-the-counter area (staff, no post)")
     disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off on this camera")
     stall_timeout_s: float = Field(10.0, gt=0, le=600, description="No frame this long: the stream is stalled")
+    verticals: list[Annotated[list[float], Field(min_length=3, max_length=3)]] = Field(
+        default_factory=list,
+        description="The true vertical measured at a few image points: [x, y, angle_deg] with x, y normalised 0..1 "
+                    "and the angle + towards image right; posture rules interpolate between them")
 
     @model_validator(mode="after")
     def verify_camera(self) -> CameraConfig:
@@ -68,6 +76,10 @@ class CameraConfig(StrictModel):
         for field_name in ("waiting", "staff_area"):
             for i, poly in enumerate(getattr(self, field_name)):
                 _check_polygon(poly, f"field '{field_name}[{i}]'")
+        for i, (x, y, ang) in enumerate(self.verticals):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) or not -60.0 <= ang <= 60.0:
+                raise ValueError(f"camera {self.id!r} field 'verticals[{i}]': [{x}, {y}, {ang}] needs x, y in 0..1 "
+                                 "and an angle within ±60 degrees")
         return self
 
 

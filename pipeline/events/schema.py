@@ -151,3 +151,16 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_at"),)
+
+
+class UprightRefRow(Base):
+    """A post's learned upright posture axis (posture rules measure the change from it)."""
+
+    __tablename__ = "upright_reference"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    angle_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    samples: Mapped[list[float]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

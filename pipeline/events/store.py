@@ -31,6 +31,7 @@ from pipeline.events.schema import (
     PresenceRow,
     ReviewRow,
     SchemaVersion,
+    UprightRefRow,
 )
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,14 @@ def _v1(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _v4_upright_reference(engine: Engine) -> None:
+    """Learned per-post upright references. Idempotent: a database created after this table
+    joined the schema already has it from migration 1."""
+    UprightRefRow.__table__.create(engine, checkfirst=True)
+
+
 # Versioned migrations: append (version, function); never edit an applied one.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1)]
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (4, _v4_upright_reference)]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -277,6 +284,30 @@ class EventStore:
                 row = CameraStateRow(camera_id=camera_id)
                 s.add(row)
             row.site_id, row.state, row.fps, row.drop_rate, row.latency_s = site_id, state, fps, drop_rate, latency_s
+
+    # learned upright references -----------------------------------------------------------
+    def save_upright(self, rows: Iterable[dict[str, Any]], site_id: str = "default") -> None:
+        """Upsert learned references: rows of {camera_id, post_id, angle_deg, n_samples, samples}."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self.session() as s, s.begin():
+            for r in rows:
+                key = (site_id, str(r["camera_id"]), str(r["post_id"]))
+                row = s.get(UprightRefRow, key)
+                if row is None:
+                    row = UprightRefRow(site_id=key[0], camera_id=key[1], post_id=key[2])
+                    s.add(row)
+                row.angle_deg = None if r.get("angle_deg") is None else float(r["angle_deg"])
+                row.n_samples = int(r.get("n_samples") or 0)
+                row.samples = [float(x) for x in r.get("samples") or []]
+
+    def load_upright(self, camera_id: str, site_id: str = "default") -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(UprightRefRow).where(UprightRefRow.site_id == site_id,
+                                                         UprightRefRow.camera_id == camera_id))
+            return [{"camera_id": r.camera_id, "post_id": r.post_id, "angle_deg": r.angle_deg,
+                     "n_samples": r.n_samples, "samples": list(r.samples or [])} for r in rows]
 
     def close(self) -> None:
         self.engine.dispose()

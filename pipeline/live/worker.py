@@ -134,7 +134,7 @@ class CameraWorker:
                         continue
                     if pipe is None:
                         pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
-                                              board=self.board)
+                                              board=self.board, references=self.store)
                         presence.settling = pipe.settling
                     pipe.models = models
                     res = pipe.process(frame)
