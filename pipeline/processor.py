@@ -190,6 +190,12 @@ class CameraPipeline:
         self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
 
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Take a camera config with new zones (same posts): scene and post crops follow at the next frame."""
+        self.camera = camera
+        self.assigner = SceneAssigner(camera)
+        self._rois = None
+
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
         if self._rois is None or self._rois[0] != size:

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     store = EventStore.for_dir(data, args.db_url)
     bus = AlertBus()
     runner = LiveRunner(cfg, data, store, bus=bus, config_dir=cfg_path.resolve().parent, pool_size=args.workers,
-                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options)
+                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options,
+                        config_path=cfg_path)
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)
     app.state.live_runner = runner
     prefer_live_routes(app)
