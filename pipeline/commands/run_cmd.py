@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.live.logjson import install_json_logging
     from pipeline.live.runner import LiveRunner
     from pipeline.live.webserver import make_server
+    from pipeline.sources import config_dir
     from pipeline.web.app import create_app
     from pipeline.web.live_api import prefer_live_routes
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     data = Path(args.data)
     store = EventStore.for_dir(data, args.db_url)
     bus = AlertBus()
-    runner = LiveRunner(cfg, data, store, bus=bus, config_dir=cfg_path.resolve().parent, pool_size=args.workers,
+    runner = LiveRunner(cfg, data, store, bus=bus, config_dir=config_dir(cfg_path), pool_size=args.workers,
                         fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options,
                         config_path=cfg_path)
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)

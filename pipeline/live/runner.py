@@ -31,6 +31,7 @@ from pipeline.live.worker import CameraWorker, ModelPool
 from pipeline.processor import Models, build_models
 from pipeline.scene.board import PresenceBoard
 from pipeline.sources import is_live_spec, open_source
+from pipeline.sources import resolve_source as resolve_spec
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,10 @@ def default_pool_size() -> int:
 
 
 def resolve_source(camera: CameraConfig, config_dir: Path | None) -> str:
-    """A relative file path in the config is relative to the config file."""
-    spec = camera.source
-    if not spec:
+    """A relative file path in the config is relative to the config file (pipeline.sources.resolve_source)."""
+    if not camera.source:
         raise ConfigError(f"camera {camera.id!r} field source: empty (an rtsp:// URL, webcam:N or a video file)")
-    if is_live_spec(spec) or Path(spec).is_absolute() or config_dir is None:
-        return spec
-    return str((config_dir / spec).resolve())
+    return resolve_spec(camera.source, config_dir)
 
 
 def _zones(cam: CameraConfig) -> tuple:

@@ -112,6 +112,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "point": ("顶点", "Point"),
     "no_config": ("服务未指定站点配置文件 (--config)", "The server was started without a site config (--config)"),
     "no_background": ("没有可用画面", "No picture available"),
+    # zone editor reload and opening-hours banner (site.timezone)
+    "zones_reloaded": ("已应用到摄像头", "now used by camera(s)"),
+    "rules_inactive_until": ("当前为非营业时间，规则暂停，{until} 恢复", "Outside opening hours: rules paused until {until}"),
+    "rules_inactive": ("当前为非营业时间，规则暂停", "Outside opening hours: rules paused"),
+    "site_time": ("站点时间", "Site time"),
     "unknown_camera": ("未知摄像头", "Unknown camera"),
     "error": ("错误", "Error"),
     "forbidden": ("没有权限", "Forbidden"),

@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,9 @@ from sqlalchemy import select
 from pipeline.config.geometry import polygon_problem
 from pipeline.config.loader import parse_config
 from pipeline.config.models import CameraConfig, SiteConfig
-from pipeline.core.errors import ConfigError
+from pipeline.core.errors import ConfigError, SourceError
 from pipeline.events.schema import ClipRow, EventRow
+from pipeline.sources import VideoFileSource, config_dir, still_frame
 from pipeline.web.auth import AdminUser
 from pipeline.web.i18n import render
 from pipeline.web.schemas import PostZones, ZonesOut, ZonesSaved, ZonesUpdate
@@ -281,13 +283,19 @@ def api_save_zones(camera_id: str, body: ZonesUpdate, request: Request, user: Ad
 
 
 # --------------------------------------------------------------------------------------------
-# background picture: a frame from the camera's source, else its newest snapshot without banner
+# background picture: a clean current frame from the camera's source (pipeline.sources), else
+# the first frame of the camera's newest evidence clip (raw frames, no overlays); never an
+# annotated snapshot, whose banner, old zones and skeletons would mislead the drawing
 # --------------------------------------------------------------------------------------------
-def _latest_snapshot(request: Request, camera_id: str) -> Path | None:
+BACKGROUND_TTL_S = 30.0  # a "current" frame: read again after this long
+
+
+def _latest_clip(request: Request, camera_id: str) -> Path | None:
     data_dir: Path = request.app.state.data_dir
     with request.app.state.store.session() as s:
-        rels = s.scalars(select(ClipRow.snapshot_path).join(EventRow, EventRow.event_id == ClipRow.event_id)
-                         .where(EventRow.camera_id == camera_id, ClipRow.snapshot_path.is_not(None))
+        rels = s.scalars(select(ClipRow.clip_path).join(EventRow, EventRow.event_id == ClipRow.event_id)
+                         .where(EventRow.camera_id == camera_id, ClipRow.clip_path.is_not(None),
+                                ClipRow.status == "ready")
                          .order_by(EventRow.wall_start.desc(), ClipRow.updated_at.desc()).limit(5)).all()
     base = data_dir.resolve()
     for rel in rels:
@@ -297,95 +305,52 @@ def _latest_snapshot(request: Request, camera_id: str) -> Path | None:
     return None
 
 
-def banner_height(width: int) -> int:
-    """Height of the title banner that pipeline/events/snapshot.py puts above evidence frames."""
-    big = max(16, round(width / 45))
-    small = max(12, round(width / 70))
-    pad = max(6, big // 3)
-    return pad * 4 + big + small * 2
-
-
-def strip_banner(img):  # (H,W,3) BGR -> the camera frame under the banner, if there is one
-    """Zones are normalised to the camera frame, so the banner must go before drawing them.
-    The banner is recognised by its background colour down the right edge."""
-    import numpy as np
-
-    from pipeline.events.snapshot import BANNER_BG
-
-    h, w = img.shape[:2]
-    bh = banner_height(w)
-    if bh >= h - 16:
-        return img
-    edge = img[:bh, w - 3:].reshape(-1, 3).astype(np.int16)
-    if np.abs(edge - np.array(BANNER_BG, np.int16)).max() <= 24:
-        return img[bh:]
-    return img
-
-
-def grab_frame(source: str, config_dir: Path) -> bytes | None:
-    """One JPEG frame from a camera source (file, folder, URL or webcam:N); None if it can't be read."""
+def _jpeg(img) -> bytes | None:
     import cv2
 
-    if source.startswith("webcam:"):
-        target: Any = int(source.split(":", 1)[1] or 0)
-    elif "://" in source:
-        target = source
-    else:
-        p = Path(source)
-        if not p.is_absolute():
-            p = config_dir / p
-        if not p.exists():
-            return None
-        if p.is_dir():  # an image folder: its first picture
-            imgs = sorted(x for x in p.iterdir() if x.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-            img = cv2.imread(str(imgs[0])) if imgs else None
-            ok, buf = cv2.imencode(".jpg", img) if img is not None else (False, None)
-            return buf.tobytes() if ok else None
-        target = str(p)
-    cap = cv2.VideoCapture(target)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return buf.tobytes() if ok else None
+
+
+def background(request: Request, cam: CameraConfig, config_path: Path) -> tuple[bytes, str]:
+    """(JPEG, where it came from: 'source' or 'clip'); HTTPException 404 says why there is none."""
+    cache: dict[tuple[str, str], tuple[float, bytes, str]] = request.app.state.frame_cache
+    key = (cam.id, cam.source)
+    hit = cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < BACKGROUND_TTL_S:
+        return hit[1], hit[2]
+    why = ""
+    jpg, kind = None, "source"
     try:
-        cap.set(cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000)
-        ok, frame = cap.read()
-    finally:
-        cap.release()
-    if not ok or frame is None:
-        return None
-    ok, buf = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return buf.tobytes() if ok else None
-
-
-def snapshot_frame(path: Path) -> bytes | None:
-    import cv2
-
-    img = cv2.imread(str(path))
-    if img is None:
-        return None
-    ok, buf = cv2.imencode(".jpg", strip_banner(img), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    return buf.tobytes() if ok else None
+        jpg = _jpeg(still_frame(cam, config_dir(config_path)))
+    except SourceError as exc:
+        why = str(exc)
+    if jpg is None:
+        clip = _latest_clip(request, cam.id)
+        if clip is not None:
+            try:
+                with VideoFileSource(clip, camera_id=cam.id, fps=1.0) as src:
+                    frame = next(iter(src), None)
+                jpg, kind = (_jpeg(frame.image) if frame is not None else None), "clip"
+            except SourceError as exc:
+                why += f"; {exc}"
+    if jpg is None:
+        raise HTTPException(404, f"camera {cam.id!r}: no frame could be read from its source "
+                                 f"{cam.source!r} ({why or 'no frame'}) and it has no evidence clip yet")
+    if len(cache) > 64:
+        cache.clear()
+    cache[key] = (time.monotonic(), jpg, kind)
+    return jpg, kind
 
 
 @router.get("/api/zones/{camera_id}/background.jpg", tags=["zones"])
 def api_background(camera_id: str, request: Request, user: AdminUser) -> Response:
-    """A clean frame is preferred: snapshots carry a banner and old overlays."""
+    """A clean current frame from the camera (X-Background: source), else the first frame of its
+    newest evidence clip (X-Background: clip)."""
     path = _config_path(request)
     cfg: SiteConfig = request.app.state.config
-    cam = _camera(cfg, camera_id, path)
-    cache: dict[tuple[str, str], bytes] = request.app.state.frame_cache
-    key = (camera_id, cam.source)
-    jpg = cache.get(key)
-    if jpg is None and cam.source:
-        jpg = grab_frame(cam.source, path.parent)
-        if jpg is not None:
-            if len(cache) > 64:
-                cache.clear()
-            cache[key] = jpg
-    if jpg is None:
-        snap = _latest_snapshot(request, camera_id)
-        jpg = snapshot_frame(snap) if snap is not None else None
-    if jpg is None:
-        raise HTTPException(404, f"camera {camera_id!r}: no frame could be read from its source {cam.source!r} "
-                                 "and it has no snapshot yet")
-    return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+    jpg, kind = background(request, _camera(cfg, camera_id, path), path)
+    return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store", "X-Background": kind})
 
 
 # --------------------------------------------------------------------------------------------

@@ -207,45 +207,41 @@ def _decode(content: bytes):
     return cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_COLOR)
 
 
-def test_background_is_a_source_frame_else_the_snapshot(login, web_dir, demo_clip):
-    c, _ = login("ann")
-    # the config's source (relative to the config file) is read first: a clean full-size frame
-    shutil.copy(demo_clip, web_dir / "office_cctv_cam5.mov")
-    r = c.get("/api/zones/cam5/background.jpg")
-    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
-    assert _decode(r.content).shape[:2] == (900, 1600)
-    # without a readable source, the newest snapshot (this seeded one has no banner: kept whole)
-    c2, _ = login("ann")
-    (web_dir / "office_cctv_cam5.mov").unlink()
-    c.app.state.frame_cache.clear()
-    r = c2.get("/api/zones/cam5/background.jpg")
-    assert r.status_code == 200 and _decode(r.content).shape[:2] == (360, 640)
-    shutil.rmtree(web_dir / "snapshots")
-    r = c2.get("/api/zones/cam5/background.jpg")
-    assert r.status_code == 404 and "office_cctv_cam5.mov" in r.json()["detail"]
-
-
-def test_snapshot_banner_is_stripped(demo_clip):
-    """Zones are normalised to the camera frame: the evidence banner must not shift them."""
+def test_background_is_a_clean_source_frame_else_a_clip_frame(login, web_dir, demo_clip, monkeypatch):
+    """The config's source (relative to the config file, not the working directory) is read
+    through pipeline.sources: the clip's first frame, full size and untouched."""
     import cv2
     import numpy as np
 
-    from pipeline.core.types import Frame
-    from pipeline.events.snapshot import render_snapshot
-    from pipeline.web.zones import strip_banner
-
+    c, _ = login("ann")
+    cfg = web_dir / "site.yaml"
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("source: ../sample_videos/office_cctv_cam5.mov",
+                                                           "source: cams/office_cctv_cam5.mov"), encoding="utf-8")
+    (web_dir / "cams").mkdir()
+    shutil.copy(demo_clip, web_dir / "cams/office_cctv_cam5.mov")
+    c.app.state.config = load_config(cfg)
+    monkeypatch.chdir(web_dir / "snapshots")  # a working directory where the relative source means nothing
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg", r.text
+    assert r.headers["x-background"] == "source"
+    got = _decode(r.content)
     cap = cv2.VideoCapture(str(demo_clip))
-    ok, img = cap.read()
+    ok, first = cap.read()
     cap.release()
-    assert ok
-    snap = render_snapshot(Frame("cam5", 0, 0.0, img), title_zh="岗位无人", title_en="Counter unattended")
-    assert snap.shape[0] > img.shape[0]
-    ok, buf = cv2.imencode(".jpg", snap, [cv2.IMWRITE_JPEG_QUALITY, 85])  # as stored on disk
-    stored = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    frame = strip_banner(stored)
-    assert frame.shape == img.shape
-    assert np.abs(frame.astype(int) - img.astype(int)).mean() < 6
-    assert strip_banner(img).shape == img.shape  # a plain frame is kept whole
+    assert ok and got.shape == first.shape == (900, 1600, 3)
+    assert np.abs(got.astype(int) - first.astype(int)).mean() < 4  # the frame itself: no banner, no overlay
+    # without a readable source: the first frame of the newest evidence clip (raw frames, 640 px wide)
+    (web_dir / "cams/office_cctv_cam5.mov").unlink()
+    c.app.state.frame_cache.clear()
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 200 and r.headers["x-background"] == "clip" and _decode(r.content).shape[:2] == (360, 640)
+    # neither: a 404 that names the source and why
+    shutil.rmtree(web_dir / "clips")
+    c.app.state.frame_cache.clear()
+    r = c.get("/api/zones/cam5/background.jpg")
+    assert r.status_code == 404, r.text
+    detail = r.json()["detail"]
+    assert "cams/office_cctv_cam5.mov" in detail and "does not exist" in detail and "evidence clip" in detail
 
 
 def test_zone_page_and_no_config(login, web_dir):
