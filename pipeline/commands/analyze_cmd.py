@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError
+from pipeline.core.sitetime import use_site_timezone
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.processor import build_models
 
     cfg = load_config(args.config)
+    use_site_timezone(cfg)
     start = None
     if args.start:
         try:

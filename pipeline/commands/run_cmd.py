@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError
+from pipeline.core.sitetime import describe, schedule_status, use_site_timezone
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         live_options["rtsp_transport"] = args.rtsp_transport
     cfg_path = Path(args.config)
     cfg = load_config(cfg_path)
+    use_site_timezone(cfg)
     data = Path(args.data)
     store = EventStore.for_dir(data, args.db_url)
     bus = AlertBus()
@@ -71,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
     runner.start()
     print(f"counterwatch: watching {len(runner.cameras)} camera(s) of site {cfg.site.id!r}; "
           f"web app on http://{args.host}:{args.port}/", flush=True)
+    schedule = describe(schedule_status(cfg))
+    if schedule:  # 0 events outside opening hours is expected: say so, and until when
+        log.warning("%s", schedule)
+        print(f"counterwatch: {schedule}", flush=True)
     try:
         server.run()
     finally:

@@ -166,6 +166,15 @@ class SiteInfo(StrictModel):
     opening_hours: list[OpeningHours] = Field(default_factory=lambda: [OpeningHours()])
     breaks: list[TimeWindow] = Field(default_factory=list)
     closing_grace_s: float = Field(900.0, ge=0, description="How long after closing service.closing_leave watches")
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone of the hall, e.g. Asia/Shanghai "
+                                 "(opening hours, schedules and displayed times); default: the machine's zone")
+
+    @field_validator("timezone")
+    @classmethod
+    def verify_timezone(cls, name: str | None) -> str | None:
+        from pipeline.core.sitetime import check_timezone
+
+        return None if name is None else check_timezone(name)
 
 
 def _build_rules_model():

@@ -11,9 +11,16 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def _users(*args: str, stdin: str | None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline.cli", "users", *args], input=stdin,
-                          stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": str(PROJECT)}, start_new_session=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "users", *args],
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+        start_new_session=True,
+    )
 
 
 def test_users_add_without_a_terminal_says_what_to_do(tmp_path):
@@ -35,8 +42,17 @@ def test_password_stdin_adds_and_resets_a_user(tmp_path):
     data = tmp_path / "data"
     r = _users("add", "ann", "--role", "admin", "--password-stdin", "--data", str(data), stdin="first-password-1\n")
     assert r.returncode == 0 and "'ann' added with role admin" in r.stdout, r.stderr
-    r = _users("add", "ann", "--role", "viewer", "--password-stdin", "--replace", "--data", str(data),
-               stdin="second password 2\r\nignored line\n")
+    r = _users(
+        "add",
+        "ann",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        "--replace",
+        "--data",
+        str(data),
+        stdin="second password 2\r\nignored line\n",
+    )
     assert r.returncode == 0, r.stderr
     r = _users("add", "bob", "--role", "viewer", "--password-stdin", "--data", str(data), stdin="")
     assert r.returncode == 2 and "no password on stdin" in r.stderr and "Traceback" not in r.stderr
