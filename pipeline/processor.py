@@ -200,6 +200,12 @@ class CameraPipeline:
         self._presence_since: dict[str, float] = {}  # post -> time of its first frame
         self._staffed: dict[str, bool] = {}  # post -> smoothed presence
 
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Take a camera config with new zones (same posts): scene and post crops follow at the next frame."""
+        self.camera = camera
+        self.assigner = SceneAssigner(camera)
+        self._rois = None
+
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
         if self._rois is None or self._rois[0] != size:

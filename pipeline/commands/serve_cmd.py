@@ -38,6 +38,10 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(Path(args.data), config_path=Path(args.config) if args.config else None,
                      db_url=args.db_url, secure_cookie=args.secure_cookie, alert_bus=bus)
     cfg = app.state.config
+    if cfg is not None:
+        from pipeline.core.sitetime import use_site_timezone
+
+        use_site_timezone(cfg)
     tail = StoreTail(app.state.store, bus, public_url=cfg.alerts.public_url if cfg is not None else None).start()
     if not list_users(app.state.store):
         print(f"note: no users yet; add one with: counterwatch users add NAME --role admin --data {args.data}")

@@ -37,9 +37,15 @@ def _read_password(from_stdin: bool) -> str:
         if not pw:
             raise ConfigError("--password-stdin: no password on stdin")
         return pw
-    pw = getpass.getpass("password: ")
-    if pw != getpass.getpass("again: "):
-        raise ConfigError("password: the two entries differ")
+    if not sys.stdin.isatty():  # getpass would read stdin anyway, or die with EOFError on an empty one
+        raise ConfigError("password: no terminal to ask for it; pipe it in with --password-stdin "
+                          "(printf '%s\\n' \"$PW\" | counterwatch users add NAME --role ROLE --password-stdin)")
+    try:
+        pw = getpass.getpass("password: ")
+        if pw != getpass.getpass("again: "):
+            raise ConfigError("password: the two entries differ")
+    except EOFError:
+        raise ConfigError("password: input ended before a password was entered (or use --password-stdin)") from None
     return pw
 
 

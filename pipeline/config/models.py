@@ -13,17 +13,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
+from pipeline.config.geometry import MAX_POLYGON_POINTS, check_polygon
 from pipeline.config.rule_params import RuleParams, StrictModel, TimeWindow
 
-Point = Annotated[list[float], Field(min_length=2, max_length=2)]
-Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon, normalised 0..1 [x, y] points")]
+# The shape of points and polygons is checked by `check_polygon` in the model validators,
+# so that a message names the camera, post and field (pydantic's own would name list indices).
+Point = Annotated[list[float], Field(json_schema_extra={"minItems": 2, "maxItems": 2})]
+Polygon = Annotated[list[Point], Field(json_schema_extra={"minItems": 3, "maxItems": MAX_POLYGON_POINTS},
+                                       description="Simple polygon (no self-crossing), normalised 0..1 [x, y] points")]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _check_polygon(poly: list[list[float]], where: str) -> None:
-    for x, y in poly:
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"{where}: point [{x}, {y}] is outside 0..1 (zones use normalised coordinates)")
 
 
 class PostConfig(StrictModel):
@@ -43,7 +41,7 @@ class PostConfig(StrictModel):
         for name in ("seat", "desk", "customer"):
             poly = getattr(self, name)
             if poly is not None:
-                _check_polygon(poly, f"field {name!r}")
+                check_polygon(poly, f"field {name!r}")
         return self
 
 
@@ -75,7 +73,7 @@ class CameraConfig(StrictModel):
             seen.add(post.id)
         for field_name in ("waiting", "staff_area"):
             for i, poly in enumerate(getattr(self, field_name)):
-                _check_polygon(poly, f"field '{field_name}[{i}]'")
+                check_polygon(poly, f"field '{field_name}[{i}]'")
         for i, (x, y, ang) in enumerate(self.verticals):
             if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) or not -60.0 <= ang <= 60.0:
                 raise ValueError(f"camera {self.id!r} field 'verticals[{i}]': [{x}, {y}, {ang}] needs x, y in 0..1 "
@@ -180,6 +178,15 @@ class SiteInfo(StrictModel):
     opening_hours: list[OpeningHours] = Field(default_factory=lambda: [OpeningHours()])
     breaks: list[TimeWindow] = Field(default_factory=list)
     closing_grace_s: float = Field(900.0, ge=0, description="How long after closing service.closing_leave watches")
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone of the hall, e.g. Asia/Shanghai "
+                                 "(opening hours, schedules and displayed times); default: the machine's zone")
+
+    @field_validator("timezone")
+    @classmethod
+    def verify_timezone(cls, name: str | None) -> str | None:
+        from pipeline.core.sitetime import check_timezone
+
+        return None if name is None else check_timezone(name)
 
 
 def _build_rules_model():
@@ -253,6 +260,11 @@ class AlertsConfig(StrictModel):
         return self
 
 
+class ZoneEditorConfig(StrictModel):
+    backups: int = Field(10, ge=0, le=1000, description="Backups of the config file kept by zone-editor saves "
+                                                        "(<file>.bak-YYYYmmdd-HHMMSS; the oldest are removed; 0: none)")
+
+
 class SiteConfig(StrictModel):
     version: int = Field(1, ge=1, le=1, description="Config format version")
     site: SiteInfo = Field(default_factory=SiteInfo)
@@ -262,6 +274,7 @@ class SiteConfig(StrictModel):
     roster: RosterConfig = Field(default_factory=RosterConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
+    zone_editor: ZoneEditorConfig = Field(default_factory=ZoneEditorConfig, description="Web zone editor")
 
     @field_validator("cameras")
     @classmethod

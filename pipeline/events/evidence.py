@@ -47,6 +47,10 @@ class EvidenceRecorder:
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
 
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Snapshots draw the new zones from now on."""
+        self.camera, self.assigner = camera, SceneAssigner(camera)
+
     def paths_of(self, event_id: str) -> dict[str, str]:
         return self._paths.get(event_id, {})
 

@@ -14,6 +14,7 @@ import contextlib
 import hmac
 import importlib
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     app.state.store = store
     app.state.data_dir = data_dir
     app.state.config = config
-    app.state.config_path = Path(config_path).resolve() if config_path is not None else None
+    app.state.config_path = Path(os.path.abspath(config_path)) if config_path is not None else None  # a link stays a link
     app.state.alert_bus = alert_bus
     app.state.frame_cache = {}
     app.state.auth = AuthState(store=store, secret=load_or_create_secret(data_dir), secure_cookie=secure_cookie)

@@ -112,6 +112,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "point": ("顶点", "Point"),
     "no_config": ("服务未指定站点配置文件 (--config)", "The server was started without a site config (--config)"),
     "no_background": ("没有可用画面", "No picture available"),
+    # zone editor reload and opening-hours banner (site.timezone)
+    "zones_reloaded": ("已应用到摄像头", "now used by camera(s)"),
+    "sched_closed": ("当前为非营业时间：{n} 条规则暂停，{until} 恢复", "Outside opening hours: {n} rule(s) inactive until {until}"),
+    "sched_break": ("当前为休息时间：{n} 条规则暂停，{until} 恢复", "Break: {n} rule(s) inactive until {until}"),
+    "sched_open": ("{n} 条规则不在其时段内，{until} 恢复", "{n} rule(s) outside their own time windows until {until}"),
+    "sched_no_end": ("未来一周没有营业时间：{n} 条规则暂停", "No opening hours in the coming week: {n} rule(s) inactive"),
     "unknown_camera": ("未知摄像头", "Unknown camera"),
     "error": ("错误", "Error"),
     "forbidden": ("没有权限", "Forbidden"),
@@ -380,6 +386,9 @@ def templates():  # -> Jinja2Templates (imported lazily: only the web app needs 
         env.globals.update(rule_name=rule_name, article_title=article_title, format_duration=format_duration,
                            SEVERITIES=SEVERITIES, VERDICTS=VERDICTS, CONFIRM_REASONS=CONFIRM_REASONS,
                            DISMISS_REASONS=DISMISS_REASONS)
+        from pipeline.web.schedule import schedule_banner
+
+        env.globals["schedule_banner"] = schedule_banner
     return _TEMPLATES
 
 

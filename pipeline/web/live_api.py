@@ -70,6 +70,11 @@ def health(request: Request) -> dict[str, Any]:
     if runner is not None:
         states = [h.state for h in runner.health()]
         out["cameras"] = {s: states.count(s) for s in sorted(set(states))}
+    from pipeline.web.schedule import app_schedule
+
+    schedule = app_schedule(request.app)  # rules inactive now (outside opening hours) and until when
+    if schedule is not None:
+        out["schedule"] = schedule
     return out
 
 

@@ -3,10 +3,11 @@ narrower than what the server returns)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pipeline.config.geometry import MAX_POLYGON_POINTS
 from pipeline.web.i18n import REASONS
 
 Reason = Literal["false_alarm", "outside_hours", "corrected", "justified", "other", "violation"]
@@ -33,21 +34,27 @@ class BulkVerdictRequest(VerdictRequest):
     event_ids: list[str] = Field(min_length=1, max_length=500)
 
 
+# Sizes are only bounded here; the geometry (pairs, range, area, no self-crossing) is checked
+# on save by pipeline.config.geometry, whose messages name the camera, post and field.
+_Pt = Annotated[list[float], Field(max_length=8)]
+_Poly = Annotated[list[_Pt], Field(max_length=MAX_POLYGON_POINTS)]
+
+
 class PostZones(_Request):
-    id: str
-    seat: list[list[float]]
-    desk: list[list[float]] | None = None
-    customer: list[list[float]] | None = None
+    id: str = Field(max_length=200)
+    seat: _Poly
+    desk: _Poly | None = None
+    customer: _Poly | None = None
 
 
 class ZonesUpdate(_Request):
     """The polygons of one camera. `base_sha256` (from GET) guards against overwriting
     an edit someone else saved in between."""
 
-    posts: list[PostZones]
-    waiting: list[list[list[float]]] = Field(default_factory=list)
-    staff_area: list[list[list[float]]] = Field(default_factory=list)
-    base_sha256: str | None = None
+    posts: list[PostZones] = Field(max_length=500)
+    waiting: list[_Poly] = Field(default_factory=list, max_length=100)
+    staff_area: list[_Poly] = Field(default_factory=list, max_length=100)
+    base_sha256: str | None = Field(None, max_length=64)
 
 
 # responses ----------------------------------------------------------------------------------
@@ -134,6 +141,7 @@ class ZonesOut(BaseModel):
 
 class ZonesSaved(ZonesOut):
     backup: str | None
+    reloaded: list[str] = Field(default_factory=list, description="Cameras of this process that took the new zones")
 
 
 class ErrorOut(BaseModel):
