@@ -206,3 +206,19 @@ def test_upright_state_is_bounded():
     for t in range(2000):
         r.update(facts(t, [posed(tilted(5), track_id=t // 4, post_id=None)]))
     assert r.state_size < 80 and len(r.upright._lens) <= 400
+
+
+@pytest.mark.parametrize("wrist,elbow,expected", [
+    ((14, -45), (30, 45), True),  # left hand at the left cheek, forearm up
+    ((-8, -30), (-35, 45), True),  # right hand under the chin
+    ((14, -45), (90, -40), False),  # hand at the cheek but the forearm lies flat: not propping
+    ((-32, -55), (-60, 30), False),  # wrist at the ear: a phone call
+])
+def test_chin_rest_either_hand_chin_or_cheek(wrist, elbow, expected):
+    from tests.builders import POSES, _shift
+
+    side = "left" if wrist[0] > 0 else "right"
+    name = f"prop_{wrist}_{elbow}"
+    POSES.setdefault(name, _shift(POSES["upright"], **{f"{side}_wrist": wrist, f"{side}_elbow": elbow}))
+    (f,) = ChinRest(ChinRest.Params(), RuleContext()).judge(facts(0, [posed(name)]))
+    assert f.cond is expected, f.details
