@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,8 +41,20 @@ def _v1(engine: Engine) -> None:
     Base.metadata.create_all(engine)
 
 
+def _v3_sessions(engine: Engine) -> None:
+    """Server-side web sessions and `users.disabled`; each step only if missing (v1 already makes
+    them on a new database, since it creates every table of the current schema)."""
+    from pipeline.events.schema import SessionRow
+
+    SessionRow.__table__.create(engine, checkfirst=True)
+    if "disabled" not in {c["name"] for c in inspect(engine).get_columns("users")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 # Versioned migrations: append (version, function); never edit an applied one.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1)]
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (3, _v3_sessions)]
+MIGRATIONS.sort(key=lambda m: m[0])
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -85,17 +85,23 @@ def _add_auth_routes(app: FastAPI) -> None:
         return resp
 
     def _attempt(request: Request, username: str, password: str) -> dict[str, Any] | str:
+        """The user, or "failed" / "throttled:SECONDS". The try is counted before the hash runs
+        (so parallel requests can't all pass the limit) and the hash waits for a free slot."""
         auth: AuthState = request.app.state.auth
         ip = client_ip(request)
-        wait = auth.limiter.blocked(username, ip)
+        wait = auth.limiter.begin(username, ip)
         if wait > 0:
+            log.warning("login for %r from %s throttled (%.0f s)", username, ip, wait)
             return f"throttled:{int(wait) + 1}"
-        user = verify_user(auth.store, username, password)
+        user = None
+        try:
+            with auth.hashes.slot():
+                user = verify_user(auth.store, username, password)
+        finally:
+            auth.limiter.finish(username, ip, ok=user is not None)
         if user is None:
-            auth.limiter.failed(username, ip)
             log.warning("failed login for %r from %s", username, ip)
             return "failed"
-        auth.limiter.succeeded(username, ip)
         return user
 
     @app.post("/login", include_in_schema=False)
@@ -112,7 +118,7 @@ def _add_auth_routes(app: FastAPI) -> None:
                 resp.headers["Retry-After"] = got.split(":")[1]
             return resp
         auth: AuthState = request.app.state.auth
-        cookie, _csrf = auth.new_session(got)
+        cookie, _csrf = auth.new_session(got, client_ip(request))
         resp = RedirectResponse(_safe_next(next), status_code=303)
         _set_session(resp, auth, cookie)
         return resp
@@ -127,13 +133,15 @@ def _add_auth_routes(app: FastAPI) -> None:
                                     headers={"Retry-After": got.split(":")[1]})
             raise HTTPException(401, "wrong username or password")
         auth: AuthState = request.app.state.auth
-        cookie, csrf = auth.new_session(got)
+        cookie, csrf = auth.new_session(got, client_ip(request))
         resp = JSONResponse(LoginOut(username=got["username"], role=got["role"], csrf_token=csrf).model_dump())
         _set_session(resp, auth, cookie)
         return resp
 
     @app.post("/logout", include_in_schema=False)
-    def logout(user: ViewerUser):
+    def logout(request: Request, user: ViewerUser):
+        """Ends the session on the server: the cookie, even a copy of it, is refused from now on."""
+        request.app.state.auth.end_session(request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
