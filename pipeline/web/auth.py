@@ -399,12 +399,12 @@ class AuthState:
             sess, user = hit
             if (user.disabled or (now - sess.created_at).total_seconds() > self.max_age_s
                     or (now - sess.last_seen).total_seconds() > self.idle_s):
-                with s.begin():
-                    s.execute(delete(SessionRow).where(SessionRow.token_hash == key))
+                s.execute(delete(SessionRow).where(SessionRow.token_hash == key))
+                s.commit()
                 return None
             if (now - sess.last_seen).total_seconds() > TOUCH_EVERY_S:
-                with s.begin():
-                    s.execute(update(SessionRow).where(SessionRow.token_hash == key).values(last_seen=now))
+                s.execute(update(SessionRow).where(SessionRow.token_hash == key).values(last_seen=now))
+                s.commit()
             return {"username": user.username, "role": user.role, "csrf": sess.csrf}
 
     def sessions_of(self, username: str) -> int:
