@@ -38,6 +38,7 @@ from pipeline.web.auth import (
     verify_user,
 )
 from pipeline.web.i18n import get_lang, render, t
+from pipeline.web.limits import RequestGuard, max_body_bytes_from_env
 from pipeline.web.schemas import LoginOut, LoginRequest, UserOut
 
 log = logging.getLogger(__name__)
@@ -201,8 +202,10 @@ def _include_live(app: FastAPI) -> None:
 
 
 def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str | None = None,
-               alert_bus: Any = None, secure_cookie: bool = False) -> FastAPI:
+               alert_bus: Any = None, secure_cookie: bool = False, max_body_bytes: int | None = None) -> FastAPI:
     """The web app over one data dir (DB, clips, snapshots, session secret).
+
+    `max_body_bytes` caps request bodies (413 beyond it; default COUNTERWATCH_MAX_BODY_BYTES or 1 MiB).
 
     `config_path` enables the zone editor and names cameras/posts in filters; it is
     validated now, so a bad config fails at start-up with a message naming the field.
@@ -226,6 +229,8 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     app.state.alert_bus = alert_bus
     app.state.frame_cache = {}
     app.state.auth = AuthState(store=store, secret=load_or_create_secret(data_dir), secure_cookie=secure_cookie)
+
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes or max_body_bytes_from_env())
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):

@@ -17,7 +17,7 @@ Why this shape:
   limit: 5 tries per name and address, 20 per address, in 5 minutes; then 429.
 - Passwords are hashed with argon2id (argon2-cffi, 64 MiB each). At most
   `COUNTERWATCH_LOGIN_HASHES` (default 2) hashes run at once; a login waiting longer
-  than 10 s for its turn gets 503, so anonymous logins cannot exhaust memory.
+  than 30 s for its turn gets 503, so anonymous logins cannot exhaust memory.
 
 Other web modules use `require_user(min_role)` as a FastAPI dependency; it works on
 HTTP routes and on WebSocket routes (it takes an HTTPConnection).
@@ -61,7 +61,7 @@ SECRET_FILE = ".session_secret"
 SESSION_MAX_AGE_S = 12 * 3600
 SESSION_IDLE_S = 3600
 TOUCH_EVERY_S = 60  # last_seen is written at most once a minute per session
-HASH_WAIT_S = 10.0
+HASH_WAIT_S = 30.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _hasher = PasswordHasher()

@@ -359,7 +359,7 @@ def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     other = "zh" if lang == "en" else "en"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
-               switch_url=request.url.path + "?" + urlencode(params),
+               switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host
                t=lambda key, **kw: t(key, lang, **kw))
     resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
