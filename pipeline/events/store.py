@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event
 from pipeline.events.schema import (
@@ -94,10 +96,15 @@ class EventStore:
         d = Path(data_dir)
         if url is None:
             try:
-                d.mkdir(parents=True, exist_ok=True)
+                private.make_dir(d)
                 # a private probe file: parallel batch workers open the same folder at once
                 with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
                     pass
+                # the database holds the password hashes: 0600 from the start (SQLite gives its
+                # -wal and -shm files the database file's mode); older files are tightened
+                os.close(os.open(d / DB_NAME, os.O_WRONLY | os.O_CREAT, private.FILE_MODE))
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    private.tighten(d / (DB_NAME + suffix))
             except OSError as exc:
                 raise OutputError(f"{d}: output folder cannot be written ({exc.strerror})") from None
         try:
