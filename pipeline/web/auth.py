@@ -17,7 +17,8 @@ Why this shape:
   limit: 5 tries per name and address, 20 per address, in 5 minutes; then 429.
 - Passwords are hashed with argon2id (argon2-cffi, 64 MiB each). At most
   `COUNTERWATCH_LOGIN_HASHES` (default 2) hashes run at once; a login waiting longer
-  than 30 s for its turn gets 503, so anonymous logins cannot exhaust memory.
+  than 30 s for its turn, or finding 16 others already waiting, gets 503, so anonymous
+  logins can exhaust neither memory nor the server's worker threads.
 
 Other web modules use `require_user(min_role)` as a FastAPI dependency; it works on
 HTTP routes and on WebSocket routes (it takes an HTTPConnection).
@@ -318,25 +319,41 @@ class LoginLimiter:
 class HashGate:
     """At most `limit` password hashes at once (argon2id takes 64 MiB each); 0 = no limit.
 
-    `peak` is the most that ran at the same time, `refused` how many logins gave up waiting.
+    A login waits up to `wait_s` for a free slot; at most `max_waiting` wait at once (each holds a
+    server thread), so a flood of logins gets 503 at once instead of tying up every worker thread.
+    `peak` is the most that ran at the same time, `refused` how many logins got 503.
     """
 
-    def __init__(self, limit: int = 2, wait_s: float = HASH_WAIT_S):
+    def __init__(self, limit: int = 2, wait_s: float = HASH_WAIT_S, max_waiting: int = 16):
         if limit < 0:
             raise ConfigError(f"COUNTERWATCH_LOGIN_HASHES: must be 0 (no limit) or more, got {limit}")
-        self.limit, self.wait_s = limit, wait_s
+        self.limit, self.wait_s, self.max_waiting = limit, wait_s, max_waiting
         self._sem = threading.BoundedSemaphore(limit) if limit else None
         self._lock = threading.Lock()
-        self.running = self.peak = self.refused = 0
+        self.running = self.waiting = self.peak = self.refused = 0
+
+    def _refuse(self) -> HTTPException:
+        with self._lock:
+            self.refused += 1
+        return HTTPException(503, "too many logins at once; try again in a few seconds", headers={"Retry-After": "5"})
 
     @contextlib.contextmanager
     def slot(self):
-        """Hold a hashing slot; raises HTTPException(503) after `wait_s` without one."""
-        if self._sem is not None and not self._sem.acquire(timeout=self.wait_s):
+        """Hold a hashing slot; raises HTTPException(503) when none is free in time."""
+        if self._sem is not None and not self._sem.acquire(blocking=False):
             with self._lock:
-                self.refused += 1
-            raise HTTPException(503, "too many logins at once; try again in a few seconds",
-                                headers={"Retry-After": "5"})
+                full = self.waiting >= self.max_waiting
+                if not full:
+                    self.waiting += 1
+            if full:
+                raise self._refuse()
+            try:
+                got = self._sem.acquire(timeout=self.wait_s)
+            finally:
+                with self._lock:
+                    self.waiting -= 1
+            if not got:
+                raise self._refuse()
         with self._lock:
             self.running += 1
             self.peak = max(self.peak, self.running)

@@ -28,7 +28,7 @@ def _parallel_logins(base: str, creds: list[tuple[str, str]]) -> list[httpx.Resp
 
 def _app(sec_dir):
     app = create_app(sec_dir)
-    app.state.auth.hashes = HashGate(2, wait_s=300)  # a loaded test machine: no 503 for waiting here
+    app.state.auth.hashes = HashGate(2, wait_s=300, max_waiting=100)  # a loaded test machine: no 503 here
     return app
 
 
@@ -61,7 +61,7 @@ def test_password_spraying_across_user_names_is_limited_per_address(sec_dir):
 def test_concurrent_hashes_are_capped(sec_dir):
     app = create_app(sec_dir)
     app.state.auth.limiter = LoginLimiter(max_failures=100, max_failures_per_ip=100)
-    gate = app.state.auth.hashes = HashGate(2, wait_s=300)
+    gate = app.state.auth.hashes = HashGate(2, wait_s=300, max_waiting=100)
     with serve(app) as base:
         answers = _parallel_logins(base, [(f"user{i}", "wrong-password") for i in range(30)])
     assert Counter(r.status_code for r in answers) == {401: 30}
@@ -81,3 +81,16 @@ def test_logins_beyond_the_hashing_wait_get_503_not_memory(sec_dir):
         # a refused login does not count as a failed password: the limiter holds no pending tries
         assert not app.state.auth.limiter._pending
         assert httpx.post(f"{base}/api/login", json={"username": "ann", "password": PASSWORD}).status_code == 200
+
+
+def test_a_flood_of_logins_does_not_tie_up_every_worker_thread(sec_dir):
+    app = create_app(sec_dir)
+    app.state.auth.limiter = LoginLimiter(max_failures=100, max_failures_per_ip=100)
+    gate = app.state.auth.hashes = HashGate(1, wait_s=300, max_waiting=3)
+    with serve(app) as base:
+        answers = _parallel_logins(base, [(f"user{i}", "wrong-password") for i in range(12)])
+    codes = Counter(r.status_code for r in answers)
+    # one hashing and three waiting are always served; who comes while those four fill the gate is refused
+    assert set(codes) == {401, 503} and codes[401] >= 4 and codes[503] == gate.refused >= 1, codes
+    assert all(r.headers["retry-after"] == "5" for r in answers if r.status_code == 503)
+    assert gate.waiting == 0 and gate.running == 0
