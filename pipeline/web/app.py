@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline import __version__
 from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
-from pipeline.web import review_api, zones
+from pipeline.web import openapi, review_api, zones
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -248,5 +248,6 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     _include_live(app)  # first: /api/events/stream must win over /api/events/{event_id}
     app.include_router(review_api.router)
     app.include_router(zones.router)
+    openapi.install(app)  # document every error code and body the routes answer
 
     return app
