@@ -17,6 +17,7 @@ import logging
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -81,7 +82,7 @@ def _add_auth_routes(app: FastAPI) -> None:
     def login_page(request: Request, next: str | None = None, error: str | None = None):  # noqa: A002
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         resp = render(request, "login.html", next=_safe_next(next), error=error, login_csrf=token,
-                      status_code=429 if error == "throttled" else 200)
+                      status_code={"throttled": 429, "busy": 503}.get(error or "", 200))
         resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
         return resp
 
@@ -111,7 +112,14 @@ def _add_auth_routes(app: FastAPI) -> None:
         cookie_tok = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not cookie_tok or not hmac.compare_digest(cookie_tok, csrf_token):
             raise HTTPException(403, "CSRF token missing or wrong")
-        got = _attempt(request, username, password)
+        try:
+            got = _attempt(request, username, password)
+        except HTTPException as exc:  # hashing gate full: the form says so in the page's language
+            if exc.status_code != 503:
+                raise
+            resp = RedirectResponse(f"/login?error=busy&next={quote(_safe_next(next))}", status_code=303)
+            resp.headers["Retry-After"] = "5"
+            return resp
         if isinstance(got, str):
             err = "throttled" if got.startswith("throttled") else "failed"
             resp = RedirectResponse(f"/login?error={err}&next={_safe_next(next)}", status_code=303)

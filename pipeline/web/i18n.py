@@ -25,6 +25,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    # security: login busy (hashing gate full)
+    "login_busy": ("同时登录的请求过多，请几秒后再试", "Too many logins at once; try again in a few seconds"),
     "nav_review": ("事件审核", "Review"),
     "nav_quality": ("质量统计", "Quality"),
     "nav_zones": ("区域编辑", "Zones"),

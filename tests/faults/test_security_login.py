@@ -94,3 +94,23 @@ def test_a_flood_of_logins_does_not_tie_up_every_worker_thread(sec_dir):
     assert set(codes) == {401, 503} and codes[401] >= 4 and codes[503] == gate.refused >= 1, codes
     assert all(r.headers["retry-after"] == "5" for r in answers if r.status_code == 503)
     assert gate.waiting == 0 and gate.running == 0
+
+
+def test_form_login_when_the_gate_is_full_says_so_in_the_page_language(sec_dir):
+    import re
+
+    from fastapi.testclient import TestClient
+
+    app = create_app(sec_dir)
+    gate = app.state.auth.hashes = HashGate(1, wait_s=0.05, max_waiting=0)
+    with gate.slot(), TestClient(app) as c:  # the one slot is taken
+        page = c.get("/login?lang=en")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        r = c.post("/login", data={"username": "ann", "password": PASSWORD, "csrf_token": token, "next": "/quality"},
+                   follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/login?error=busy")
+        assert r.headers["retry-after"] == "5"
+        busy = c.get(r.headers["location"])
+        assert busy.status_code == 503 and "Too many logins at once" in busy.text
+        assert "同时登录的请求过多" in c.get(r.headers["location"] + "&lang=zh").text
+    assert gate.refused == 1
