@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.clips import ClipRecorder, clip_relpath
@@ -39,7 +40,7 @@ class EvidenceRecorder:
         self.blur = a.blur_customers
         for sub in ("clips", "snapshots"):
             try:
-                (out_dir / sub).mkdir(parents=True, exist_ok=True)
+                private.make_dir(out_dir / sub)  # 0700
             except OSError as exc:
                 raise OutputError(f"{out_dir / sub}: cannot create folder ({exc.strerror})") from None
         self.clips = ClipRecorder(camera.id, out_dir, pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.store import EventStore
@@ -57,7 +58,8 @@ class JsonlSink:
         self.path = path
         self.evidence_of = evidence_of or (lambda _id: {})
         try:
-            self._fh = open(path, "a", encoding="utf-8")
+            self._fh = open(path, "a", encoding="utf-8", opener=private.opener)  # 0600
+            private.tighten(path)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write events file ({exc.strerror})") from None
 

@@ -25,6 +25,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    # security: login busy (hashing gate full)
+    "login_busy": ("同时登录的请求过多，请几秒后再试", "Too many logins at once; try again in a few seconds"),
     "nav_review": ("事件审核", "Review"),
     "nav_quality": ("质量统计", "Quality"),
     "nav_zones": ("区域编辑", "Zones"),
@@ -401,7 +403,7 @@ def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     other = "zh" if lang == "en" else "en"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
-               switch_url=request.url.path + "?" + urlencode(params),
+               switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host
                t=lambda key, **kw: t(key, lang, **kw))
     resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
 from pipeline.events.schema import CameraStateRow, OutageRow, OutboxRow
-from pipeline.web.auth import current_user, has_role, require_user
+from pipeline.web.auth import current_user, has_role, origin_allowed, require_user
 
 router = APIRouter()
 viewer = require_user("viewer")
@@ -197,6 +197,9 @@ async def events_stream(request: Request, user: Viewer, camera: str | None = Non
 async def events_ws(ws: WebSocket, camera: str | None = None, post: str | None = None, rule: str | None = None,
                     severity: str | None = None) -> None:
     """WebSocket: JSON alerts; the client may send {"ping": 1} and gets {"pong": 1}."""
+    if not origin_allowed(ws):  # a page on another site must not ride the session cookie
+        await ws.close(code=1008, reason="origin not allowed")
+        return
     user = current_user(ws)
     if user is None or not has_role(user, "viewer"):
         await ws.close(code=1008, reason="login required")
