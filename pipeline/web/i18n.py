@@ -201,6 +201,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "board_no_alerts": ("没有未结束的告警", "No open alerts"),
     "board_queue": ("等候人数", "Waiting"),
     "board_queue_unknown": ("等候人数未知", "waiting count unknown"),
+    "board_queue_none": ("未配置等候区（摄像头的 waiting 区域）", "no waiting area configured (a camera's waiting zones)"),
     "board_customers": ("柜台前客户 {n} 人", "{n} at the counter"),
     "board_cameras": ("摄像头", "Cameras"),
     "board_as_of": ("数据时间 {t}", "as of {t}"),

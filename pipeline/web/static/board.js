@@ -77,8 +77,9 @@
     const q = state.queue;
     const qEl = document.getElementById("board-queue");
     qEl.textContent = q.waiting === null || q.waiting === undefined ? "—" : String(q.waiting);
-    qEl.title = q.waiting === null ? L.queue_unknown : "";
     qEl.dataset.known = q.waiting === null ? "0" : "1";
+    document.getElementById("board-queue-note").textContent =
+      q.waiting !== null ? "" : (q.configured ? L.queue_unknown : L.queue_none);
     // duties
     document.getElementById("board-duties").replaceChildren(...state.duties.map(d => {
       const li = el("li", "duty cov-" + d.coverage);
@@ -150,6 +151,7 @@
         state = await r.json();
         skew = state.now - Date.now() / 1000;
         render();
+        window.cwBoard = state;  // what is on screen, for scripts reading the wall (and the tests)
         root.dataset.loaded = String(+(root.dataset.loaded || 0) + 1);
       }
     } catch (_) { /* network blip: the next poll retries */ }
