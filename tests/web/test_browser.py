@@ -12,6 +12,7 @@ tests/screenshots/ for the README.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -132,6 +133,13 @@ def test_supervisor_reviews_an_event(server, browser):
     page.wait_for_url("**rule=post.unattended**")
     rules = page.locator("table.events tbody td.rule a").all_inner_texts()
     assert rules and set(rules) == {"岗位无人"}
+    # posts and cameras by their configured names (the id under it), in the table and the filter menus
+    posts = [t.split("\n") for t in page.locator("table.events tbody td.post").all_inner_texts()]
+    assert all(p[0].endswith("号窗口") and p[1].startswith("P") for p in posts), posts
+    assert set(page.locator("table.events tbody td.camera").all_inner_texts()) == {"办公区 CAM 5\ncam5"}
+    assert page.locator("#f-post option").all_inner_texts()[1:] == [f"{i}号窗口 (P{i})" for i in range(1, 5)]
+    assert page.locator("#f-camera option").all_inner_texts()[1:] == ["办公区 CAM 5 (cam5)"]
+    assert page.get_attribute("#f-since", "type") == "text" and page.get_attribute("#f-since", "placeholder") == "YYYY-MM-DD"
     assert page.locator("table.events tbody td.article").first.inner_text() == "第二十条"
     page.wait_for_function("() => document.querySelector('td.thumb img').naturalWidth > 0")
     page.screenshot(path=str(art / "review_list.png"))
@@ -195,6 +203,16 @@ def test_supervisor_reviews_an_event(server, browser):
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=str(art / "review_list_phone.png"))
+    # the event page in English: measurements labelled in English with units, names kept
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(base + f"/events/{target_id}?lang=en")
+    labels = page.locator("#details tbody th").all_inner_texts()
+    values = page.locator("#details tbody td").all_inner_texts()
+    assert labels and not any(re.search(r"[\u4e00-\u9fff_]", x) for x in labels), labels
+    assert page.locator("#details thead").inner_text().split() == ["Measurement", "Value"]
+    assert all(values), values
+    assert page.locator("#ev-camera").inner_text().startswith("办公区 CAM 5")
+    page.goto(base + "/review?lang=zh")
     assert not page.cw_errors, page.cw_errors
     ctx.close()
 
