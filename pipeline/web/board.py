@@ -236,8 +236,9 @@ def api_board(request: Request, user: ViewerUser) -> dict[str, Any]:
 def page_board(request: Request, user: ViewerUser):
     cfg = getattr(request.app.state, "config", None)
     site = cfg.site.name or cfg.site.id if cfg is not None else ""
-    return render(request, "board.html", site=site, has_config=cfg is not None,
-                  live=getattr(request.app.state, "alert_bus", None) is not None)
+    from pipeline.web.review_api import live_mode
+
+    return render(request, "board.html", site=site, has_config=cfg is not None, live_mode=live_mode(request.app))
 
 
 @router.get("/cameras", response_class=HTMLResponse, include_in_schema=False)

@@ -82,6 +82,7 @@ def test_board_and_cameras_pages(seeded_board, login):
     c, _ = login("vic")
     page = c.get("/board")
     assert page.status_code == 200 and 'id="board-posts"' in page.text and "/static/board.js" in page.text
+    assert 'data-live=""' in page.text  # no alert bus here: the board says nothing is pushed
     j = c.get("/api/board").json()
     assert {p["post_id"] for p in j["posts"]} == {"P1", "P2", "P3", "P4"}
     cams = c.get("/cameras").text
@@ -127,3 +128,4 @@ def test_stream_kinds_are_checked(app, login):
     app.state.alert_bus = AlertBus()
     c, _ = login("vic")
     assert c.get("/api/events/stream?kinds=event,bogus").status_code == 422
+    assert 'data-live="tail"' in c.get("/board").text  # `serve`: new events from the database are pushed

@@ -166,9 +166,10 @@
     live.dataset.state = s;
     live.textContent = s === "on" ? L.live_on : s === "tail" ? L.live_tail : s === "retry" ? L.live_retry : L.live_off;
   }
-  if (root.dataset.live === "1" && window.EventSource) {
+  // "run": cameras in this process push everything; "tail" (`serve`): new events from the database only
+  if (root.dataset.live && window.EventSource) {
     const es = new EventSource("/api/events/stream?kinds=event,presence,camera");
-    es.onopen = () => setLive(state && state.source === "db" ? "tail" : "on");
+    es.onopen = () => setLive(root.dataset.live === "run" ? "on" : "tail");
     es.onerror = () => { if (es.readyState === EventSource.CLOSED) { setLive("off"); es.close(); } else setLive("retry"); };
     ["alert", "presence", "camera"].forEach(k => es.addEventListener(k, () => { root.dataset.pushes = String(+(root.dataset.pushes || 0) + 1); soon(); }));
   } else setLive("off");
