@@ -96,7 +96,9 @@ class EvidenceRecorder:
         objects = [(o.xyxy, f"{o.class_name} {o.confidence:.2f}") for o in res.facts.objects]
         rule = RULES.get(ev.rule_id)
         art = ARTICLES.get(ev.article)
-        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {ev.post_id or ''}"
+        post = next((p.name or p.id for p in self.camera.posts if p.id == ev.post_id), ev.post_id or "")
+        where = f"{post} ({ev.post_id})" if ev.post_id and post != ev.post_id else post  # the name people use
+        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {where}"
         title_en = f"{rule.name_en if rule else ev.rule_id} · {art.title_en if art else ev.article}"
         return render_snapshot(frame, zones=zones, persons=persons, objects=objects,
                                highlight_track_ids=set(ev.track_ids), title_zh=title_zh, title_en=title_en,

@@ -65,7 +65,7 @@ class ReviewRow(Base):
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="CASCADE"), index=True)
-    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed
+    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed | withdrawn (undone)
     reason: Mapped[str] = mapped_column(String(32), default="")
     reviewer: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")

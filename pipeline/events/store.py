@@ -261,8 +261,8 @@ class EventStore:
 
     # reviews -------------------------------------------------------------------------------
     def add_review(self, event_id: str, verdict: str, reason: str, reviewer: str, note: str = "") -> None:
-        if verdict not in ("confirmed", "dismissed"):
-            raise ValueError(f"verdict must be confirmed or dismissed, got {verdict!r}")
+        if verdict not in ("confirmed", "dismissed", "withdrawn"):  # withdrawn: back to unreviewed (an undo)
+            raise ValueError(f"verdict must be confirmed, dismissed or withdrawn, got {verdict!r}")
         with self.session() as s, s.begin():
             if s.get(EventRow, event_id) is None:
                 raise KeyError(event_id)

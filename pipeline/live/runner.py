@@ -152,11 +152,20 @@ class LiveRunner:
             self.mqtt = MqttPublisher(cfg.alerts.mqtt)
         self.feed = AlertFeed(cfg, bus=self.bus, outbox=self.outbox, mqtt=self.mqtt)
         self.workers: dict[str, CameraWorker] = {}
+        # A/B duties whose posts sit in front of different cameras; the hall board reads it too,
+        # and each presence flip goes out on the bus (kind "presence") for the board's live feed
+        self.board = PresenceBoard(on_change=self.bus.publish)
         self.started_at: float | None = None
         self._stopped = False
 
-    def _open(self, camera: CameraConfig, on_state: Callable[[str, str, str], None]) -> Any:
+    def _open(self, camera: CameraConfig, on_health_state: Callable[[str, str, str], None]) -> Any:
         spec = self.sources[camera.id]
+
+        def on_state(camera_id: str, state: str, reason: str) -> None:  # health first, then tell the board
+            on_health_state(camera_id, state, reason)
+            self.bus.publish({"kind": "camera", "camera_id": camera_id, "state": state, "reason": reason,
+                              "at": time.time()})
+
         if is_live_spec(spec):
             opts = {"stall_timeout_s": camera.stall_timeout_s, **self.live_options}
             return open_source(spec, camera_id=camera.id, fps=self.fps, live=True, on_state=on_state, **opts)
@@ -173,10 +182,9 @@ class LiveRunner:
         self.store.mark_unfinished_clips_partial()
         if self.outbox is not None:
             self.outbox.start()
-        board = PresenceBoard()  # A/B duties whose posts sit in front of different cameras
         for cam in self.cameras:
             w = CameraWorker(self.cfg, cam, pool, self.store, self.data_dir, self.feed, self._open, fps=self.fps,
-                             max_lag_s=self.max_lag_s, on_frame=self.on_frame, board=board)
+                             max_lag_s=self.max_lag_s, on_frame=self.on_frame, board=self.board)
             self.workers[cam.id] = w.start()
         self.started_at = time.time()
         if self.config_path is not None:  # hand edits, and saves by a `serve` process next to this one

@@ -159,6 +159,8 @@ class CameraWorker:
                     res = pipe.process(frame)
                 evidence.on_frame(frame, res)
                 presence.observe(res.facts)
+                if self.board is not None:  # queue length for the hall board
+                    self.board.note_waiting(cam.id, res.facts.t, res.facts.waiting_count)
                 last_t = frame.timestamp_s
                 self._publish(res.events, frame.timestamp_s, evidence)
                 self.health.analysed_frame(frame.timestamp_s, sum(e.state == "start" for e in res.events))

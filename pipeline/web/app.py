@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline import __version__
 from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
-from pipeline.web import day, openapi, review_api, zones
+from pipeline.web import board, day, openapi, review_api, zones
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -39,7 +39,7 @@ from pipeline.web.auth import (
     load_or_create_secret,
     verify_user,
 )
-from pipeline.web.i18n import get_lang, render, t
+from pipeline.web.i18n import get_lang, render, t, translate_error
 from pipeline.web.limits import RequestGuard, max_body_bytes_from_env
 from pipeline.web.schemas import LoginOut, LoginRequest, UserOut
 
@@ -187,13 +187,18 @@ def _add_error_handlers(app: FastAPI) -> None:
                 return RedirectResponse(f"/login?next={_safe_next(nxt)}", status_code=303)
             lang = get_lang(request)
             title = {403: t("forbidden", lang), 404: t("not_found", lang)}.get(exc.status_code, t("error", lang))
-            return render(request, "error.html", status_code=exc.status_code, title=title, detail=exc.detail)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+            return render(request, "error.html", status_code=exc.status_code, title=title,
+                          detail=translate_error(exc.detail, lang))
+        # `detail` stays English (API clients match on it); `message` is for people, in the UI's language
+        return JSONResponse({"detail": exc.detail, "message": translate_error(exc.detail, get_lang(request))},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         lines = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"detail": lines}, status_code=422)
+        lang = get_lang(request)
+        return JSONResponse({"detail": lines, "message": [translate_error(e["msg"], lang) for e in exc.errors()]},
+                            status_code=422)
 
 
 def _include_live(app: FastAPI) -> None:
@@ -259,5 +264,6 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     app.include_router(zones.router)
     app.include_router(day.router)
     openapi.install(app)  # document every error code and body the routes answer
+    app.include_router(board.router)  # the hall board (/board) and camera status (/cameras)
 
     return app

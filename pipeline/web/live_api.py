@@ -41,9 +41,17 @@ def _bus(app: Any) -> AlertBus:
     return bus
 
 
-def _filter(camera: str | None, post: str | None, rule: str | None, severity: str | None) -> AlertFilter:
+STREAM_KINDS = ("event", "presence", "camera")  # presence flips and camera states feed the hall board
+
+
+def _filter(camera: str | None, post: str | None, rule: str | None, severity: str | None,
+            kinds: str | None = None) -> AlertFilter:
+    wanted = tuple(k.strip() for k in (kinds or "event").split(",") if k.strip()) or ("event",)
+    bad = sorted(set(wanted) - set(STREAM_KINDS))
+    if bad:
+        raise HTTPException(422, f"kinds: one of {', '.join(STREAM_KINDS)}, got {', '.join(bad)}")
     try:
-        return AlertFilter.parse(camera, post, rule, severity)
+        return AlertFilter.parse(camera, post, rule, severity, kinds=wanted)
     except ValueError as exc:
         raise HTTPException(422, f"severity: {exc}") from None
 
@@ -165,10 +173,13 @@ def _esc(v: Any) -> str:
 @router.get("/api/events/stream", tags=["live"])
 async def events_stream(request: Request, user: Viewer, camera: str | None = None, post: str | None = None,
                         rule: str | None = None,
-                        severity: str | None = Query(None, description="minimum severity")) -> StreamingResponse:
-    """Server-Sent Events: one `event: alert` per event state; `: ping` comments keep proxies open."""
+                        severity: str | None = Query(None, description="minimum severity"),
+                        kinds: str | None = Query(None, description="comma-separated: event (default), presence, camera")
+                        ) -> StreamingResponse:
+    """Server-Sent Events: one `event: alert` per event state (`event: presence` / `event: camera` for those
+    kinds); `: ping` comments keep proxies open."""
     bus = _bus(request.app)
-    flt = _filter(camera, post, rule, severity)
+    flt = _filter(camera, post, rule, severity, kinds)
     sub = bus.subscribe(flt, maxsize=500)
     sub.bind_loop()
 
@@ -183,6 +194,9 @@ async def events_stream(request: Request, user: Viewer, camera: str | None = Non
                     yield ": ping\n\n"
                     continue
                 data = json.dumps(alert, ensure_ascii=False)
+                if alert.get("kind", "event") != "event":
+                    yield f"event: {alert['kind']}\ndata: {data}\n\n"
+                    continue
                 yield f"id: {alert['event_id']}:{alert['state']}\nevent: alert\ndata: {data}\n\n"
         except asyncio.CancelledError:
             pass

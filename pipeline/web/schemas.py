@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pipeline.config.geometry import MAX_POLYGON_POINTS
-from pipeline.web.i18n import REASONS
+from pipeline.web.i18n import CONFIRM_REASONS, DISMISS_REASONS, REASONS
 
 Reason = Literal["false_alarm", "outside_hours", "corrected", "justified", "other", "violation"]
 assert set(Reason.__args__) == set(REASONS)  # type: ignore[attr-defined]
@@ -29,9 +29,25 @@ class VerdictRequest(_Request):
     reason: Reason = "other"
     note: str = Field("", max_length=2000)
 
+    @model_validator(mode="after")
+    def _reason_fits_verdict(self) -> VerdictRequest:
+        allowed = CONFIRM_REASONS if self.verdict == "confirmed" else DISMISS_REASONS
+        if self.reason not in allowed:
+            raise ValueError(f"reason {self.reason!r} does not fit verdict {self.verdict!r} "
+                             f"(one of {', '.join(allowed)})")
+        return self
+
 
 class BulkVerdictRequest(VerdictRequest):
     event_ids: list[str] = Field(min_length=1, max_length=500)
+
+
+class UndoRequest(_Request):
+    """Undo a bulk verdict: each event whose latest verdict is still `verdict` by this reviewer gets back
+    the verdict it had before (or none)."""
+
+    event_ids: list[str] = Field(min_length=1, max_length=500)
+    verdict: Literal["confirmed", "dismissed"]
 
 
 # Sizes are only bounded here; the geometry (pairs, range, area, no self-crossing) is checked
@@ -72,7 +88,10 @@ class EventOut(BaseModel):
     site_id: str
     source: str
     camera_id: str
+    camera_name: str
     post_id: str | None
+    post_name: str | None
+    ongoing: bool
     rule_id: str
     rule_name: str
     article: str
@@ -114,6 +133,11 @@ class VerdictOut(BaseModel):
 class BulkVerdictOut(BaseModel):
     updated: list[str]
     missing: list[str]
+
+
+class UndoOut(BaseModel):
+    restored: dict[str, str | None]  # event id -> the verdict it has again (None: unreviewed)
+    skipped: list[str]  # changed again since, or never had this verdict
 
 
 class QualityRow(BaseModel):
