@@ -18,6 +18,7 @@ import numpy as np
 from pipeline.config.models import CameraConfig, SiteConfig, rule_params
 from pipeline.core.errors import OutputError
 from pipeline.core.hours import rule_active
+from pipeline.core.stages import stage
 from pipeline.core.types import Detections, Event, Frame
 from pipeline.rules.base import RULES, Rule, RuleContext
 from pipeline.scene.assign import SceneAssigner
@@ -114,16 +115,20 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
     Returns (persons, objects, assignment); the assignment (roles, posts, staff-area
     flags from `SceneAssigner.roles`) is handed on to `SceneAssigner.facts`.
     """
-    dets = models.detector.detect(frame)
+    with stage("detect"):
+        dets = models.detector.detect(frame)
     persons, objects = split_persons(dets)
     if rois:
-        near = roi_persons(models, frame, rois)
+        with stage("post_crops"):
+            near = roi_persons(models, frame, rois)
         if len(near):
             persons = nms_merge(_with_pose_slots(near), _with_pose_slots(persons), iou=0.4)
     if tracker is not None:
-        persons = tracker.update(persons, frame.timestamp_s)
+        with stage("track"):
+            persons = tracker.update(persons, frame.timestamp_s)
     size = (frame.width, frame.height)
-    assigned = assigner.roles(persons, size)
+    with stage("scene"):
+        assigned = assigner.roles(persons, size)
     roles = assigned[0]
     if models.pose is not None and len(persons):
         if pose_staff_only:  # with zones, only staff are judged; without, everyone counts as staff
@@ -133,17 +138,20 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         if persons.keypoint_conf is not None:  # crops already gave these persons a skeleton
             judged &= persons.keypoint_conf.max(axis=1) == 0
         if judged.any():
-            posed = models.pose.estimate(frame, persons[judged])
+            with stage("pose"):
+                posed = models.pose.estimate(frame, persons[judged])
             base = _with_pose_slots(persons)
             kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
             kps[judged], kpc[judged] = posed.keypoints, posed.keypoint_conf
             persons = persons.with_(keypoints=kps, keypoint_conf=kpc)
-            assigned = assigner.roles(persons, size)  # hips now known: re-anchor
+            with stage("scene"):
+                assigned = assigner.roles(persons, size)  # hips now known: re-anchor
             roles = assigned[0]
     if models.cascade is not None and len(persons):
         staff = persons[np.array([r == "staff" for r in roles])]
         if len(staff):
-            objects = nms_merge(objects, models.cascade.detect(frame, staff))
+            with stage("phone"):
+                objects = nms_merge(objects, models.cascade.detect(frame, staff))
     return persons, objects, assigned
 
 
@@ -196,16 +204,19 @@ class CameraPipeline:
             self._rois = (size, post_rois(self.camera, size) if self.cfg.models.post_crops else [])
         persons, objects, assigned = perceive(self.models, frame, self.assigner, self.tracker,
                                               self.cfg.models.pose.staff_only, rois=self._rois[1])
-        facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
-                                    size, persons, objects, assigned=assigned)
-        facts = self._hold_presence(facts)
-        if self.board is not None:
-            self.board.publish(facts.t, facts.posts)
-            facts = replace(facts, remote_posts=self.board.others(facts.t, frozenset(facts.posts)))
-        events = self._run_rules(facts)
+        with stage("scene"):
+            facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
+                                        size, persons, objects, assigned=assigned)
+            facts = self._hold_presence(facts)
+            if self.board is not None:
+                self.board.publish(facts.t, facts.posts)
+                facts = replace(facts, remote_posts=self.board.others(facts.t, frozenset(facts.posts)))
+        with stage("rules"):
+            events = self._run_rules(facts)
         self.last_t = frame.timestamp_s
-        for ev in events:
-            self._emit(ev, frame, facts)
+        with stage("sinks"):
+            for ev in events:
+                self._emit(ev, frame, facts)
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:

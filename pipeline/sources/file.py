@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 
 from pipeline.core.errors import SourceError
+from pipeline.core.stages import stage
 from pipeline.core.types import Frame
 from pipeline.sources.base import Sampler, Source, SourceInfo
 
@@ -78,6 +79,10 @@ class VideoFileSource(Source):
         return t
 
     def __next__(self) -> Frame:
+        with stage("decode"):
+            return self._next()
+
+    def _next(self) -> Frame:
         if self._closed:
             raise StopIteration
         while True:
