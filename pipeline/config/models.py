@@ -147,8 +147,8 @@ class ModelsConfig(StrictModel):
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
     post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
     post_crops_model: str | None = Field(
-        "yolo11n-pose_fp32_320_dyn.onnx", description="YOLO-pose file for the post crops, run on all crops of a "
-                                                     "frame as one batch (dynamic batch); null: the pose model")
+        None, description="YOLO-pose file for the post crops, all crops of a frame in one batch when its batch axis "
+                          "is dynamic (e.g. yolo11n-pose_fp32_320_dyn.onnx); null: the pose model")
 
 
 class GatingConfig(StrictModel):

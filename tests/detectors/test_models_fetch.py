@@ -114,7 +114,7 @@ def test_default_models_are_export_recipes_from_official_weights():
 
     entries = load_manifest(MANIFEST)
     defaults = ModelsConfig()
-    for name in (defaults.detector.model, defaults.post_crops_model):
+    for name in (defaults.detector.model, "yolo11n-pose_fp32_320_dyn.onnx"):
         e = find_entry(entries, name)
         assert e.built and e.offline.startswith(name)
         weights = find_entry(entries, e.recipe["weights"])
