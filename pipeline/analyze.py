@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import CounterwatchError, SourceError
+from pipeline.core.stages import stage
 from pipeline.core.types import Event
 from pipeline.events.evidence import EvidenceRecorder
 from pipeline.events.sinks import JsonlSink, PresenceRecorder, StoreSink, event_json
@@ -131,8 +132,9 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                 try:
                     for frame in src:
                         res = pipe.process(frame)
-                        evidence.on_frame(frame, res)
-                        presence.observe(res.facts)
+                        with stage("evidence"):
+                            evidence.on_frame(frame, res)
+                            presence.observe(res.facts)
                         finished += [e for e in res.events if e.state == "end"]
                         last_t = frame.timestamp_s
                         result.frames += 1

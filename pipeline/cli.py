@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
     "pipeline.commands.doctor_cmd",
     "pipeline.commands.bench_logins",  # adds `bench logins`
+    "pipeline.commands.bench_pipeline",  # adds `bench pipeline`
 ]
 
 

@@ -125,7 +125,7 @@ class RosterConfig(StrictModel):
 
 class DetectorConfig(StrictModel):
     type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
-    model: str = Field("yolov8n_int8.onnx",
+    model: str = Field("yolov8n_fp32_640.onnx",
                        description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
                                    "misses seated staff in 1080p CCTV)")
     conf_threshold: float = Field(0.3, ge=0, le=1)
@@ -156,6 +156,29 @@ class ModelsConfig(StrictModel):
     pose: PoseConfig = Field(default_factory=PoseConfig)
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
     post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
+    post_crops_model: str | None = Field(
+        None, description="YOLO-pose file for the post crops, all crops of a frame in one batch when its batch axis "
+                          "is dynamic (e.g. yolo11n-pose_fp32_320_dyn.onnx); null: the pose model")
+
+
+class GatingConfig(StrictModel):
+    """Motion gating per post region: a post where nothing moved reuses its last persons, skeletons and findings."""
+
+    enabled: bool = Field(True, description="Off: every model runs on every analysed frame")
+    width: int = Field(160, ge=32, le=1920, description="Width of the small grey copy the frame difference runs on")
+    pixel_delta: int = Field(18, ge=1, le=255, description="Grey-level change that counts as a changed pixel")
+    min_area: float = Field(0.004, ge=0, le=1, description="Changed fraction of a post region that counts as motion")
+    refresh_s: float = Field(5.0, gt=0, le=600, description="A reused result is never older than this")
+
+
+class CadenceConfig(StrictModel):
+    """How often each model runs per track, in seconds (0: every analysed frame)."""
+
+    pose_s: float = Field(1.0, ge=0, le=600, description="Pose of a tracked staff member that did not move")
+    move_iou: float = Field(0.8, ge=0, le=1, description="A track moved when its box overlaps its box at the last "
+                                                         "pose by less than this (IoU)")
+    phone_s: float = Field(1.0, ge=0, le=600, description="Phone step per staff track")
+    phone_needs_hands: bool = Field(True, description="Phone step only on staff with a visible wrist or elbow")
 
 
 class AnalysisConfig(StrictModel):
@@ -170,6 +193,8 @@ class AnalysisConfig(StrictModel):
                                        "(a clerk missed now and then, or a coat on a chair seen now and then)")
     track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")
     blur_customers: bool = Field(True, description="Blur customers' faces in exported evidence")
+    gating: GatingConfig = Field(default_factory=GatingConfig)
+    cadence: CadenceConfig = Field(default_factory=CadenceConfig)
 
 
 class SiteInfo(StrictModel):
