@@ -21,6 +21,7 @@ from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import CounterwatchError, SourceError
 from pipeline.core.types import Event
 from pipeline.events.evidence import EvidenceRecorder
+from pipeline.events.reconcile import Reconciler, recording_keys
 from pipeline.events.sinks import JsonlSink, PresenceRecorder, StoreSink, event_json
 from pipeline.events.store import EventStore
 from pipeline.processor import CameraPipeline, Models, build_models
@@ -105,6 +106,13 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     def wall_at(t: float) -> dt.datetime | None:
         return None if wall0 is None else wall0 + dt.timedelta(seconds=t)
 
+    # a re-run over the same data folder: close what a crashed run left open, remove its orphan clip
+    # files, and reconcile with the stored events of this recording instead of adding them again
+    keys = recording_keys(path)
+    store.close_interrupted(source=source, recordings=keys)
+    reconciler = Reconciler(store, source=source, recordings=keys)
+    if reconciler.stored:
+        store.repair_evidence(out_dir, event_ids=reconciler.stored_ids)
     evidence = EvidenceRecorder(out_dir, cfg, camera, store)
     jsonl = JsonlSink(out_dir / "events.jsonl", evidence_of=evidence.paths_of)
     presence = PresenceRecorder(store, camera_id=camera.id, site_id=cfg.site.id, source=source,
@@ -117,6 +125,7 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
 
     sink = StoreSink(store, source=source, recording=str(path), on_committed=committed)
     pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps)
+    pipe.identify = reconciler
     finished: list[Event] = []
     t0 = time.perf_counter()
     last_t = 0.0
@@ -150,8 +159,10 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
         evidence.close()
         presence.flush(last_t)
         jsonl.close()
-        if own_store:
-            store.close()
+    # only reached when the analysis ran to its end (a truncated file counts up to where it stopped)
+    reconciler.finish(None if result.error is None else last_t)
+    if own_store:
+        store.close()
     result.wall_s = time.perf_counter() - t0
     result.events = [event_json(e, evidence=evidence.paths_of(e.event_id)) for e in finished]
     return result

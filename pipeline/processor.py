@@ -189,6 +189,7 @@ class CameraPipeline:
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
         self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
+        self.identify: Callable[[Event], Event] | None = None  # re-analysis: maps new ids onto stored ones
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
@@ -253,6 +254,8 @@ class CameraPipeline:
             return out
         for rule in self.rules:
             out += rule.flush(t)
+        if self.identify is not None:
+            out = [self.identify(ev) for ev in out]
         for ev in out:
             self._emit(ev, None, None)
         return out
@@ -261,6 +264,8 @@ class CameraPipeline:
         out: list[Event] = []
         for rule in self.rules:
             out += rule.update(facts)
+        if self.identify is not None:
+            out = [self.identify(ev) for ev in out]
         return out
 
     def _emit(self, ev: Event, frame: Frame | None, facts: SceneFacts | None) -> None:

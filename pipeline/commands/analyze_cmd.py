@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.analyze import analyze_file, summary_table
+    from pipeline.events.sinks import rewrite_jsonl
     from pipeline.events.store import EventStore
     from pipeline.processor import build_models
 
@@ -47,7 +48,10 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.config}: {exc.args[0]}") from None
     out = Path(args.out)
     store = EventStore.for_dir(out, args.db_url)
-    store.mark_unfinished_clips_partial()  # clips a crashed earlier run never finished
+    # what a crashed earlier run left: open events of recordings, unfinished clips, orphan .part files
+    store.close_interrupted(recorded=True)
+    store.mark_unfinished_clips_partial()
+    store.repair_evidence(out)
     models = build_models(cfg)
     events, failed, frames, wall = [], [], 0, 0.0
     for video in args.videos:
@@ -62,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{video}: {res.frames} frames, {res.video_s:.1f} s of video in {res.wall_s:.1f} s "
                   f"({res.fps:.1f} analysed frames/s, {res.x_realtime:.1f}x real time), {len(res.events)} event(s)")
+    rewrite_jsonl(store, out / "events.jsonl")  # a re-run over the same folder leaves one line per event
     store.close()
     print()
     print(summary_table(events))

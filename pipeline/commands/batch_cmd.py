@@ -46,7 +46,7 @@ def run_batch_cmd(args: argparse.Namespace, day: dt.date) -> int:
                         progress=not args.no_progress, retry_failed=args.retry_failed)
     for line in summary.lines():
         print(line, flush=True)
-    return 1 if summary.of("failed") else 0
+    return 1 if summary.of("failed") or summary.of("error") else 0
 
 
 def _batch(args: argparse.Namespace) -> int:

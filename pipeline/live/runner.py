@@ -106,7 +106,10 @@ class LiveRunner:
             self._models = [build_models(one) for _ in range(self.pool_size)]
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)
+        # what a crashed earlier run left: this run's cameras' open events, unfinished clips, orphan files
+        self.store.close_interrupted(source="live", camera_ids=[c.id for c in self.cameras], recorded=False)
         self.store.mark_unfinished_clips_partial()
+        self.store.repair_evidence(self.data_dir)
         if self.outbox is not None:
             self.outbox.start()
         board = PresenceBoard()  # A/B duties whose posts sit in front of different cameras
