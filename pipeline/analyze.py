@@ -147,8 +147,10 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                         bar.update(1)
                 except SourceError as exc:  # a truncated file: keep what was analysed
                     result.error = str(exc)
-                    log.warning("%s", exc)
+                    log.debug("%s", exc)
         result.video_s = last_t + (1.0 / fps if result.frames else 0.0)
+        if result.error is None:
+            result.error = _truncated(path, result.video_s, fps, result.frames)
     except SourceError as exc:
         result.error = str(exc)
     finally:
@@ -166,6 +168,21 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     result.wall_s = time.perf_counter() - t0
     result.events = [event_json(e, evidence=evidence.paths_of(e.event_id)) for e in finished]
     return result
+
+
+def _truncated(path: Path, video_s: float, fps: float, frames: int) -> str | None:
+    """An error when decoding stopped well before the duration the container header promises."""
+    if path.is_dir():
+        return None
+    if frames == 0:
+        return f"{path}: no frame could be decoded (corrupt or empty recording)"
+    from pipeline.batch.discover import video_duration_s
+
+    expected = video_duration_s(path)
+    if expected is None or video_s >= expected * 0.95 - max(2.0 / fps, 1.0):
+        return None
+    return (f"{path}: truncated: only {video_s:.1f} s of {expected:.1f} s could be decoded "
+            f"(events from the readable part are kept)")
 
 
 def summary_table(events: list[dict[str, Any]]) -> str:

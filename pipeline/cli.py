@@ -14,6 +14,13 @@ import os
 import sys
 
 from pipeline import __version__
+
+# Native decoders must not print beside the one `error:` line a bad file gets (FFmpeg's
+# "moov atom not found", OpenCV's "[ WARN:0@...]"); COUNTERWATCH_DEBUG=1 keeps them.
+if not os.environ.get("COUNTERWATCH_DEBUG"):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
 from pipeline.core.errors import CounterwatchError
 
 # Modules that contribute subcommands (each has add_parser(subparsers)).

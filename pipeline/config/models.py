@@ -225,6 +225,8 @@ class AlertsConfig(StrictModel):
     mqtt: MqttConfig | None = None
     retry_initial_s: float = Field(1.0, gt=0, le=600, description="First webhook retry delay (doubles each try)")
     retry_max_s: float = Field(300.0, gt=0, le=86400, description="Longest webhook retry delay")
+    retry_max_attempts: int = Field(10, ge=1, le=1000, description="Attempts per alert before it is a dead letter "
+                                                                  "(kept in the outbox, shown in /metrics)")
 
     @model_validator(mode="after")
     def verify_webhooks(self) -> AlertsConfig:

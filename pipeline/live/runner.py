@@ -80,7 +80,8 @@ class LiveRunner:
         self.pool_size = pool_size or default_pool_size()
         self._models = models
         self.outbox = WebhookOutbox(store, cfg.alerts.webhooks, retry_initial_s=cfg.alerts.retry_initial_s,
-                                    retry_max_s=cfg.alerts.retry_max_s) if cfg.alerts.webhooks else None
+                                    retry_max_s=cfg.alerts.retry_max_s,
+                                    max_attempts=cfg.alerts.retry_max_attempts) if cfg.alerts.webhooks else None
         self.mqtt: Any = None
         if cfg.alerts.mqtt is not None:
             from pipeline.alerts.mqtt import MqttPublisher
