@@ -36,6 +36,7 @@ COMMAND_MODULES = [
     "pipeline.commands.batch_cmd",
     "pipeline.commands.report_cmd",
     "pipeline.commands.run_cmd",
+    "pipeline.commands.retention_cmd",
     "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
 ]
 

@@ -65,22 +65,33 @@ class WebhookOutbox:
         self._lock = threading.Lock()
 
     # producer side -----------------------------------------------------------------------
-    def enqueue(self, alert: dict[str, Any]) -> int:
-        """Write one outbox row per webhook that wants the alert (idempotent); returns rows added."""
+    def enqueue(self, alert: dict[str, Any], session: Any = None) -> int:
+        """Write one outbox row per webhook that wants the alert (idempotent); returns rows added.
+
+        With `session`, the rows go into that open transaction (the event's own, see StoreSink):
+        the event and its outbox rows are committed together or not at all.
+        """
+        if session is None:
+            with self.store.session() as s, s.begin():
+                added = self._add_rows(s, alert)
+        else:
+            added = self._add_rows(session, alert)
+        if added:
+            self._kick.set()
+        return added
+
+    def _add_rows(self, s: Any, alert: dict[str, Any]) -> int:
         added = 0
         for hook in self.hooks.values():
             if not wants(hook, alert):
                 continue
-            with self.store.session() as s, s.begin():
-                exists = s.scalar(select(OutboxRow.id).where(
-                    OutboxRow.sink == hook.id, OutboxRow.event_id == alert["event_id"],
-                    OutboxRow.state == alert["state"]).limit(1))
-                if exists is None:
-                    s.add(OutboxRow(sink=hook.id, event_id=alert["event_id"], state=alert["state"], payload=alert,
-                                    attempts=0, next_at=utcnow()))
-                    added += 1
-        if added:
-            self._kick.set()
+            exists_ = s.scalar(select(OutboxRow.id).where(
+                OutboxRow.sink == hook.id, OutboxRow.event_id == alert["event_id"],
+                OutboxRow.state == alert["state"]).limit(1))
+            if exists_ is None:
+                s.add(OutboxRow(sink=hook.id, event_id=alert["event_id"], state=alert["state"], payload=alert,
+                                attempts=0, next_at=utcnow()))
+                added += 1
         return added
 
     # delivery side -----------------------------------------------------------------------

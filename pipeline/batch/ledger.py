@@ -39,6 +39,7 @@ def file_sha256(path: str | Path) -> str:
 def config_version(cfg: SiteConfig | dict[str, Any], fps: float | None = None) -> str:
     """A short hash of everything that shapes an analysis: the whole config plus an fps override."""
     data = cfg if isinstance(cfg, dict) else cfg.model_dump(mode="json", by_alias=True)
+    data = {k: v for k, v in data.items() if k != "retention"}  # retention does not shape an analysis
     blob = json.dumps({"config": data, "fps": fps}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 

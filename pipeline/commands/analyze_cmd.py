@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     store = EventStore.for_dir(out, args.db_url)
     # what a crashed earlier run left: open events of recordings, unfinished clips, orphan .part files
-    store.close_interrupted(recorded=True)
+    store.close_interrupted(source=args.source, recorded=True)
     store.mark_unfinished_clips_partial()
     store.repair_evidence(out)
     models = build_models(cfg)

@@ -58,4 +58,8 @@ def _nightly(args: argparse.Namespace) -> int:
     rc = run_batch_cmd(args, day)
     args.data = str(args.data)
     run_report(args, day, str(Path(args.out) / day.isoformat()))
+    from pipeline.commands.retention_cmd import run_retention
+    from pipeline.config.loader import load_config
+
+    run_retention(load_config(args.config), args.data, getattr(args, "db_url", None))  # after the report used it
     return rc

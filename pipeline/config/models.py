@@ -243,6 +243,26 @@ class AlertsConfig(StrictModel):
         return self
 
 
+class RetentionConfig(StrictModel):
+    """How long evidence (clips, snapshots) is kept, by the event's current verdict.
+
+    Events, reviews and the database itself are never purged: only the evidence files.
+    """
+
+    confirmed_days: float = Field(365.0, gt=0, le=36500, description="Evidence of confirmed events")
+    dismissed_days: float = Field(30.0, gt=0, le=36500, description="Evidence of dismissed events")
+    unreviewed_days: float = Field(90.0, gt=0, le=36500, description="Evidence of events nobody reviewed")
+    min_free_percent: float = Field(5.0, ge=0, le=90, description="Below this much free disk, the oldest "
+                                                                  "unreviewed evidence is purged first")
+
+    @model_validator(mode="after")
+    def verify_order(self) -> RetentionConfig:
+        if self.confirmed_days < max(self.dismissed_days, self.unreviewed_days):
+            raise ValueError("retention: confirmed_days must be at least dismissed_days and unreviewed_days "
+                             "(confirmed evidence is kept longest)")
+        return self
+
+
 class SiteConfig(StrictModel):
     version: int = Field(1, ge=1, le=1, description="Config format version")
     site: SiteInfo = Field(default_factory=SiteInfo)
@@ -252,6 +272,7 @@ class SiteConfig(StrictModel):
     roster: RosterConfig = Field(default_factory=RosterConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Evidence retention")
 
     @field_validator("cameras")
     @classmethod

@@ -82,12 +82,19 @@ class StoreSink:
     """Writes every state of every event to the database (insert on start, update after)."""
 
     def __init__(self, store: EventStore, *, source: str = "live", recording: str | None = None,
-                 on_committed: Callable[[Event], None] | None = None):
+                 on_committed: Callable[[Event], None] | None = None, outbox: Any = None,
+                 alert_of: Callable[[Event, float | None], dict[str, Any]] | None = None):
         self.store, self.source, self.recording = store, source, recording
         self.on_committed = on_committed
+        # live: the webhook outbox rows of each event state are written in the event's transaction
+        self.outbox, self.alert_of = outbox, alert_of
 
     def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
-        self.store.record_event(event, source=self.source, recording=self.recording)
+        also = None
+        if self.outbox is not None and self.alert_of is not None:
+            alert = self.alert_of(event, frame.timestamp_s if frame is not None else None)
+            also = lambda s: self.outbox.enqueue(alert, session=s)  # noqa: E731
+        self.store.record_event(event, source=self.source, recording=self.recording, also=also)
         if self.on_committed is not None:
             self.on_committed(event)
 

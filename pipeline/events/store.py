@@ -136,8 +136,9 @@ class EventStore:
             return s.scalar(select(func.max(SchemaVersion.version))) or 0
 
     # events --------------------------------------------------------------------------------
-    def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None) -> None:
-        """Insert on start, update on update/end. Commits at once."""
+    def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None,
+                     also: Callable[[Session], Any] | None = None) -> None:
+        """Insert on start, update on update/end. Commits at once; `also(session)` joins the same transaction."""
         try:
             with self.session() as s, s.begin():
                 row = s.get(EventRow, ev.event_id)
@@ -170,6 +171,9 @@ class EventStore:
                     s.flush()  # the event row first: clips refer to it
                     if s.get(ClipRow, ev.event_id) is None:
                         s.add(ClipRow(event_id=ev.event_id, status="pending"))
+                if also is not None:
+                    s.flush()
+                    also(s)
         except SQLAlchemyError as exc:
             raise OutputError(f"{self.url}: cannot write event {ev.event_id} ({exc.__class__.__name__}: {exc})") from None
 
@@ -229,7 +233,7 @@ class EventStore:
     def repair_evidence(self, evidence_dir: str | Path, event_ids: Iterable[str] | None = None) -> dict[str, int]:
         """After a crash: remove orphan `.part.mp4` files and clear clip rows that point at missing files.
 
-        A `.part.mp4` file (named `.<event id>.<random>.part.mp4`) is an orphan when its
+        A `.part.mp4` file (named `.<event id>.<random>.part.mp4` or `<event id>.part.mp4`) is an orphan when its
         event's clip is no longer pending; with `event_ids`, only those events' files are
         looked at (parallel writers of other events are left alone).
         """
@@ -237,8 +241,8 @@ class EventStore:
         wanted = None if event_ids is None else set(event_ids)
         removed = missing = 0
         with self.session() as s, s.begin():
-            for part in sorted((root / "clips").glob(".*.part.mp4")):
-                eid = part.name[1:].split(".", 1)[0]
+            for part in sorted((root / "clips").glob("*.part.mp4")):  # `.<id>.<random>.part.mp4` or `<id>.part.mp4`
+                eid = part.name.lstrip(".").split(".", 1)[0]
                 if wanted is not None and eid not in wanted:
                     continue
                 row = s.get(ClipRow, eid)

@@ -121,6 +121,10 @@ class LiveRunner:
         self.started_at = time.time()
         return self
 
+    def worker_restarts(self) -> dict[str, int]:
+        """Camera id -> restarts of its worker after an error (counter in /metrics)."""
+        return {cid: w.restarts for cid, w in self.workers.items()}
+
     def health(self) -> list[HealthSnapshot]:
         return [w.health.snapshot() for w in self.workers.values()]
 
