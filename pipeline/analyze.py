@@ -22,6 +22,7 @@ from pipeline.core.errors import CounterwatchError, SourceError
 from pipeline.core.stages import stage
 from pipeline.core.types import Event
 from pipeline.events.evidence import EvidenceRecorder
+from pipeline.events.reconcile import Reconciler, recording_keys
 from pipeline.events.sinks import JsonlSink, PresenceRecorder, StoreSink, event_json
 from pipeline.events.store import EventStore
 from pipeline.processor import CameraPipeline, Models, build_models
@@ -106,6 +107,13 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     def wall_at(t: float) -> dt.datetime | None:
         return None if wall0 is None else wall0 + dt.timedelta(seconds=t)
 
+    # a re-run over the same data folder: close what a crashed run left open, remove its orphan clip
+    # files, and reconcile with the stored events of this recording instead of adding them again
+    keys = recording_keys(path)
+    store.close_interrupted(source=source, recordings=keys)
+    reconciler = Reconciler(store, source=source, recordings=keys)
+    if reconciler.stored:
+        store.repair_evidence(out_dir, event_ids=reconciler.stored_ids)
     evidence = EvidenceRecorder(out_dir, cfg, camera, store)
     jsonl = JsonlSink(out_dir / "events.jsonl", evidence_of=evidence.paths_of)
     presence = PresenceRecorder(store, camera_id=camera.id, site_id=cfg.site.id, source=source,
@@ -119,6 +127,7 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     sink = StoreSink(store, source=source, recording=str(path), on_committed=committed)
     pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps, references=store)
     presence.settling = pipe.settling  # the vote's first seconds are recorded as unknown
+    pipe.identify = reconciler
     finished: list[Event] = []
     t0 = time.perf_counter()
     last_t = 0.0
@@ -141,8 +150,10 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                         bar.update(1)
                 except SourceError as exc:  # a truncated file: keep what was analysed
                     result.error = str(exc)
-                    log.warning("%s", exc)
+                    log.debug("%s", exc)
         result.video_s = last_t + (1.0 / fps if result.frames else 0.0)
+        if result.error is None:
+            result.error = _truncated(path, result.video_s, fps, result.frames)
     except SourceError as exc:
         result.error = str(exc)
     finally:
@@ -153,11 +164,28 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
         evidence.close()
         presence.flush(last_t)
         jsonl.close()
-        if own_store:
-            store.close()
+    # only reached when the analysis ran to its end (a truncated file counts up to where it stopped)
+    reconciler.finish(None if result.error is None else last_t)
+    if own_store:
+        store.close()
     result.wall_s = time.perf_counter() - t0
     result.events = [event_json(e, evidence=evidence.paths_of(e.event_id)) for e in finished]
     return result
+
+
+def _truncated(path: Path, video_s: float, fps: float, frames: int) -> str | None:
+    """An error when decoding stopped well before the duration the container header promises."""
+    if path.is_dir():
+        return None
+    if frames == 0:
+        return f"{path}: no frame could be decoded (corrupt or empty recording)"
+    from pipeline.batch.discover import video_duration_s
+
+    expected = video_duration_s(path)
+    if expected is None or video_s >= expected * 0.95 - max(2.0 / fps, 1.0):
+        return None
+    return (f"{path}: truncated: only {video_s:.1f} s of {expected:.1f} s could be decoded "
+            f"(events from the readable part are kept)")
 
 
 def summary_table(events: list[dict[str, Any]]) -> str:

@@ -14,6 +14,13 @@ import os
 import sys
 
 from pipeline import __version__
+
+# Native decoders must not print beside the one `error:` line a bad file gets (FFmpeg's
+# "moov atom not found", OpenCV's "[ WARN:0@...]"); COUNTERWATCH_DEBUG=1 keeps them.
+if not os.environ.get("COUNTERWATCH_DEBUG"):
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
 from pipeline.core.errors import CounterwatchError
 
 # Modules that contribute subcommands (each has add_parser(subparsers)).
@@ -29,6 +36,7 @@ COMMAND_MODULES = [
     "pipeline.commands.batch_cmd",
     "pipeline.commands.report_cmd",
     "pipeline.commands.run_cmd",
+    "pipeline.commands.retention_cmd",
     "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
     "pipeline.commands.doctor_cmd",
     "pipeline.commands.bench_logins",  # adds `bench logins`

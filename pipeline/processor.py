@@ -343,6 +343,8 @@ class CameraPipeline:
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
         self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
+        self.identify: Callable[[Event], Event] | None = None  # re-analysis: maps new ids onto stored ones
+        self._retry: deque[tuple[EventSink, Event]] = deque()  # event states a sink failed on, retried in order
         self._presence_since: dict[str, float] = {}  # post -> time of its first frame
         self._staffed: dict[str, bool] = {}  # post -> smoothed presence
         self.memory = PerceiveMemory(cfg.analysis.gating, cfg.analysis.cadence)
@@ -448,9 +450,12 @@ class CameraPipeline:
             return out
         for rule in self.rules:
             out += rule.flush(t)
+        if self.identify is not None:
+            out = [self.identify(ev) for ev in out]
         for ev in out:
             self._emit(ev, None, None)
         self._save_upright(t)
+        self.flush_retries()
         return out
 
     def _save_upright(self, t: float) -> None:
@@ -465,16 +470,63 @@ class CameraPipeline:
         out: list[Event] = []
         for rule in self.rules:
             out += rule.update(facts)
+        if self.identify is not None:
+            out = [self.identify(ev) for ev in out]
         return out
 
     def _emit(self, ev: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
+        if self._retry:
+            self._flush_retry()
         for sink in self.sinks:
+            if any(q is sink and e.event_id == ev.event_id for q, e in self._retry):
+                self._queue_retry(sink, ev)  # an earlier state of this event still waits: keep the order
+                continue
             try:
                 sink.handle(ev, frame, facts)
             except OutputError:
                 raise  # the database or disk cannot take events: stop with a clear error
-            except Exception:  # one failing sink must not stop the others or the camera
-                log.exception("camera %s: sink %s failed on event %s", self.camera.id, type(sink).__name__, ev.event_id)
+            except Exception:  # one failing sink must not stop the others or the camera, nor drop the event
+                log.exception("camera %s: sink %s failed on event %s (%s); retried with the next event",
+                              self.camera.id, type(sink).__name__, ev.event_id, ev.state)
+                self._queue_retry(sink, ev)
+
+    def _queue_retry(self, sink: EventSink, ev: Event) -> None:
+        if len(self._retry) >= RETRY_LIMIT:
+            old_sink, old = self._retry.popleft()
+            log.error("camera %s: sink %s dropped event %s (%s) after repeated failures", self.camera.id,
+                      type(old_sink).__name__, old.event_id, old.state)
+        self._retry.append((sink, ev))
+
+    def _flush_retry(self) -> None:
+        pending, self._retry = self._retry, deque()
+        failed: set[tuple[int, str]] = set()
+        for sink, ev in pending:
+            if (id(sink), ev.event_id) in failed:
+                self._retry.append((sink, ev))
+                continue
+            try:
+                sink.handle(ev, None, None)
+            except OutputError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - still failing: keep it (bounded), in order
+                log.warning("camera %s: sink %s still fails on event %s (%s): %s", self.camera.id,
+                            type(sink).__name__, ev.event_id, ev.state, exc)
+                failed.add((id(sink), ev.event_id))
+                self._retry.append((sink, ev))
+
+    def flush_retries(self) -> int:
+        """Try the held-back sink calls once more (end of a file, shutdown); returns what is still failing."""
+        if self._retry:
+            self._flush_retry()
+        for sink, ev in self._retry:
+            log.error("camera %s: sink %s dropped event %s (%s): it kept failing", self.camera.id,
+                      type(sink).__name__, ev.event_id, ev.state)
+        n = len(self._retry)
+        self._retry.clear()
+        return n
+
+
+RETRY_LIMIT = 1000  # held-back sink calls per camera; the oldest is dropped (and logged) beyond this
 
 
 def build_rules(cfg: SiteConfig, camera: CameraConfig,

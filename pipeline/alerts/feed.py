@@ -26,19 +26,24 @@ class AlertFeed:
         self.camera_names = {c.id: c.name or c.id for c in cfg.cameras}
         self.published = 0
 
+    def alert(self, ev: Event, *, frame_s: float | None = None,
+              evidence: dict[str, str] | None = None) -> dict[str, Any]:
+        return build_alert(ev, frame_s=frame_s, evidence=evidence, site_name=self.cfg.site.name,
+                           post_name=self.post_names.get(ev.post_id or ""),
+                           camera_name=self.camera_names.get(ev.source_id),
+                           public_url=self.cfg.alerts.public_url)
+
     def publish(self, ev: Event, *, frame_s: float | None = None,
-                evidence: dict[str, str] | None = None) -> dict[str, Any]:
-        alert = build_alert(ev, frame_s=frame_s, evidence=evidence, site_name=self.cfg.site.name,
-                            post_name=self.post_names.get(ev.post_id or ""),
-                            camera_name=self.camera_names.get(ev.source_id),
-                            public_url=self.cfg.alerts.public_url)
-        self.send(alert)
+                evidence: dict[str, str] | None = None, enqueued: bool = False) -> dict[str, Any]:
+        """Send the alert of one event state; `enqueued`: its outbox rows were written with the event."""
+        alert = self.alert(ev, frame_s=frame_s, evidence=evidence)
+        self.send(alert, enqueued=enqueued)
         return alert
 
-    def send(self, alert: dict[str, Any]) -> None:
+    def send(self, alert: dict[str, Any], *, enqueued: bool = False) -> None:
         self.published += 1
         for name, target in (("bus", self.bus), ("outbox", self.outbox), ("mqtt", self.mqtt)):
-            if target is None:
+            if target is None or (name == "outbox" and enqueued):
                 continue
             try:
                 if name == "outbox":

@@ -4,7 +4,9 @@ An alert must make sense on a phone with no access to the config, so it carries 
 article text (Chinese and English), the rule and post names, the site, and links to
 the snapshot and the clip. WeCom and DingTalk robots take markdown; DingTalk signs
 the URL (timestamp + HMAC-SHA256 of "timestamp\\nsecret"); the generic webhook signs
-the body with a shared secret in `X-Counterwatch-Signature`.
+`<X-Counterwatch-Timestamp>.<body>` with a shared secret in `X-Counterwatch-Signature`
+(`sha256=<hex>`), so a receiver that checks the timestamp is recent (`verify_body`,
+5 minutes) cannot be fooled by a replayed request.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from pipeline.rules.base import RULES
 
 SIGNATURE_HEADER = "X-Counterwatch-Signature"
 DELIVERY_HEADER = "X-Counterwatch-Delivery"
+TIMESTAMP_HEADER = "X-Counterwatch-Timestamp"  # unix seconds, part of the signed text
+REPLAY_WINDOW_S = 300.0
 SEVERITY_ZH = {"info": "提示", "low": "低", "medium": "中", "high": "高"}
 STATE_ZH = {"start": "开始", "update": "持续", "end": "结束"}
 
@@ -97,13 +101,21 @@ def markdown(alert: dict[str, Any]) -> tuple[str, str]:
     return title, "\n".join(lines)
 
 
-def sign_body(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign_body(secret: str, body: bytes, timestamp: str) -> str:
+    """sha256=HMAC-SHA256(secret, f"{timestamp}.{body}") in hex."""
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def verify_body(secret: str, body: bytes, header: str) -> bool:
-    """For receivers (and tests): does the signature header match this body?"""
-    return hmac.compare_digest(sign_body(secret, body), header or "")
+def verify_body(secret: str, body: bytes, header: str, timestamp: str | None, *,
+                max_age_s: float = REPLAY_WINDOW_S, now: float | None = None) -> bool:
+    """For receivers (and tests): does the signature match this body and is its timestamp recent?"""
+    try:
+        age = (time.time() if now is None else now) - float(timestamp or "")
+    except ValueError:
+        return False
+    if abs(age) > max_age_s:
+        return False  # a replayed (or badly clocked) request
+    return hmac.compare_digest(sign_body(secret, body, str(timestamp)), header or "")
 
 
 def dingtalk_signed_url(url: str, secret: str, now_ms: int | None = None) -> str:
@@ -130,5 +142,7 @@ def encode(kind: str, alert: dict[str, Any], url: str, secret: str | None,
         body = alert
     raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     if kind == "generic" and secret:
-        headers[SIGNATURE_HEADER] = sign_body(secret, raw)
+        ts = str(int(time.time()))
+        headers[TIMESTAMP_HEADER] = ts
+        headers[SIGNATURE_HEADER] = sign_body(secret, raw, ts)
     return url, raw, headers

@@ -3,9 +3,9 @@
 A recording is identified by the sha256 of its content (a renamed or copied file
 is still the same recording) together with a hash of the config that shaped the
 analysis. A row `done` (or `failed`) for that pair means the file is skipped;
-a row left `running` by an interrupted batch is redone, and every batch event
-and presence interval that run had already written for the recording is removed
-first so that nothing is counted twice.
+a row left `running` by an interrupted batch is redone: its presence intervals are
+removed first, and its events are reconciled (found again: same id and reviews;
+not found again: superseded), so that nothing is counted twice and no review is lost.
 """
 
 from __future__ import annotations
@@ -19,8 +19,11 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 
 from pipeline.config.models import SiteConfig
+from pipeline.events.reconcile import recording_keys
 from pipeline.events.schema import AnalysisRow, EventRow, PresenceRow
 from pipeline.events.store import EventStore
+
+__all__ = ["recording_keys"]
 
 CHUNK = 1 << 20
 
@@ -36,15 +39,11 @@ def file_sha256(path: str | Path) -> str:
 def config_version(cfg: SiteConfig | dict[str, Any], fps: float | None = None) -> str:
     """A short hash of everything that shapes an analysis: the whole config plus an fps override."""
     data = cfg if isinstance(cfg, dict) else cfg.model_dump(mode="json", by_alias=True)
+    data = {k: v for k, v in data.items() if k != "retention"}  # retention does not shape an analysis
     blob = json.dumps({"config": data, "fps": fps}, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
-def recording_keys(path: str | Path) -> list[str]:
-    """The spellings under which a recording may be stored in events.recording / presence.recording."""
-    p = Path(path)
-    keys = {str(p), str(p.resolve())}
-    return sorted(keys)
 
 
 def previous(store: EventStore, sha: str, version: str) -> AnalysisRow | None:
@@ -59,10 +58,13 @@ def previous(store: EventStore, sha: str, version: str) -> AnalysisRow | None:
 
 
 def begin(store: EventStore, path: str | Path, sha: str, version: str, camera_id: str) -> int:
-    """Claim a recording: drop what earlier batch runs left for it, then insert a `running` row."""
+    """Claim a recording: drop the presence intervals earlier batch runs left for it, insert a `running` row.
+
+    Events are never deleted here: the analysis reconciles with them (see pipeline.events.reconcile),
+    so the reviews of an event found again stay attached to it.
+    """
     keys = recording_keys(path)
     with store.session() as s, s.begin():
-        s.execute(delete(EventRow).where(EventRow.source == "batch", EventRow.recording.in_(keys)))
         s.execute(delete(PresenceRow).where(PresenceRow.source == "batch", PresenceRow.recording.in_(keys)))
         s.execute(delete(AnalysisRow).where(
             AnalysisRow.status == "running",
@@ -84,8 +86,15 @@ def finish(store: EventStore, analysis_id: int, status: str, *, error: str = "",
         row.at = dt.datetime.utcnow()
 
 
+def abandon(store: EventStore, analysis_id: int) -> None:
+    """Forget a claimed run that stopped for an installation error: the next batch analyses the file again."""
+    with store.session() as s, s.begin():
+        s.execute(delete(AnalysisRow).where(AnalysisRow.id == analysis_id, AnalysisRow.status == "running"))
+
+
 def batch_event_count(store: EventStore, path: str | Path) -> int:
     with store.session() as s:
         rows = s.scalars(select(EventRow.event_id).where(EventRow.source == "batch",
-                                                         EventRow.recording.in_(recording_keys(path))))
+                                                         EventRow.recording.in_(recording_keys(path)),
+                                                         EventRow.superseded_at.is_(None)))
         return len(list(rows))

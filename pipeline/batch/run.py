@@ -27,6 +27,7 @@ from pipeline.batch.ledger import config_version
 from pipeline.batch.worker import Job, Outcome, analyze_one, init_worker
 from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError, CounterwatchError
+from pipeline.events.sinks import rewrite_jsonl
 from pipeline.events.siteconfig import remember as remember_config
 from pipeline.events.store import EventStore
 
@@ -54,10 +55,15 @@ class BatchSummary:
 
     def lines(self) -> list[str]:
         done, skipped, failed = self.of("done"), self.of("skipped"), self.of("failed")
+        errors = self.of("error")
         out = [f"batch {self.day}: {self.found} recording(s): {len(done)} analysed, {len(skipped)} skipped "
                f"(already done), {len(failed)} failed; {sum(o.events for o in done)} new event(s)"]
+        if errors:
+            out[0] += f"; {len(errors)} not analysed because of an installation error (retried next run)"
         for o in failed:
             out.append(f"FAILED {o.path}: {_reason(o)}")
+        for o in errors:
+            out.append(f"ERROR  {o.path}: not analysed: {_reason(o)}")
         if done:
             out.append(f"{self.video_s:.1f} s of video in {self.wall_s:.1f} s wall clock = "
                        f"{self.x_real_time:.2f} x real time")
@@ -104,6 +110,14 @@ def run_batch(cfg: SiteConfig, day: dt.date, recordings_dir: str | Path, data_di
     finally:
         bar.close()
     result.wall_s = time.perf_counter() - t0
+    try:  # a resumed or re-run batch: events.jsonl follows the database (no stale or duplicate lines)
+        store = EventStore.for_dir(data_dir, db_url)
+        try:
+            rewrite_jsonl(store, Path(data_dir) / "events.jsonl")
+        finally:
+            store.close()
+    except CounterwatchError as exc:
+        echo(f"ERROR   {exc}")
     order = {j.path: i for i, j in enumerate(jobs)}
     result.outcomes.sort(key=lambda o: order.get(o.path, 0))
     return result
@@ -117,6 +131,8 @@ def _outcome_line(o: Outcome) -> str:
                f"({speed:.2f} x real time)"
     if o.status == "skipped":
         return f"skipped {o.camera_id} {name}: {o.note}"
+    if o.status == "error":
+        return f"ERROR   {o.camera_id} {o.path}: not analysed (installation error, retried next run): {_reason(o)}"
     return f"FAILED  {o.camera_id} {o.path}: {_reason(o)}"
 
 

@@ -9,6 +9,7 @@ SQLite's WAL mode and busy_timeout let the workers write side by side.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import time
 import traceback
@@ -17,8 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.batch import ledger
-from pipeline.core.errors import CounterwatchError
+from pipeline.core.errors import ConfigError, CounterwatchError, ModelNotFoundError, OutputError
 
+# Errors of the installation, not of the recording: a missing model, a bad config, a full or
+# unwritable disk. They are never remembered in the ledger, so the next run tries the file again.
+INSTALLATION_ERRORS = (ModelNotFoundError, ConfigError, OutputError)
+
+log = logging.getLogger(__name__)
 _SLOT: int | None = None  # this worker process's tqdm line (0 is the overall bar)
 _MODELS: dict[str, Any] = {}  # loaded models per config version, reused for every file of this worker
 
@@ -42,7 +48,7 @@ class Job:
 class Outcome:
     path: str
     camera_id: str
-    status: str  # done | skipped | failed
+    status: str  # done | skipped | failed (the recording) | error (the installation: not in the ledger)
     events: int = 0
     video_s: float = 0.0
     wall_s: float = 0.0
@@ -82,7 +88,12 @@ def analyze_one(job: Job) -> Outcome:
     except OSError as exc:
         out.error = f"{path}: cannot read recording ({exc.strerror})"
         return out
-    store = EventStore.for_dir(job.data_dir, job.db_url)
+    try:
+        store = EventStore.for_dir(job.data_dir, job.db_url)
+    except OutputError as exc:
+        out.status, out.error = "error", str(exc)
+        return out
+    aid: int | None = None
     try:
         prev = ledger.previous(store, sha, job.config_version)
         if prev is not None and (prev.status == "done" or not job.retry_failed):
@@ -99,6 +110,10 @@ def analyze_one(job: Job) -> Outcome:
         t0 = time.perf_counter()
         try:
             res = _run_analysis(path, cfg, job, store)
+        except INSTALLATION_ERRORS as exc:
+            raise _Installation(str(exc)) from None
+        except OSError as exc:  # disk full, permissions: the installation, never the recording
+            raise _Installation(f"{job.data_dir}: {exc.strerror or exc}") from None
         except CounterwatchError as exc:
             out.error = str(exc)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
@@ -120,8 +135,20 @@ def analyze_one(job: Job) -> Outcome:
         out.status = "failed" if out.error else "done"
         ledger.finish(store, aid, out.status, error=out.error, video_s=out.video_s, wall_s=out.wall_s)
         return out
+    except (_Installation, *INSTALLATION_ERRORS) as exc:
+        out.status, out.error = "error", str(exc)
+        if aid is not None:
+            try:
+                ledger.abandon(store, aid)
+            except Exception:  # noqa: BLE001 - the database itself may be the broken part
+                log.exception("%s: cannot remove the running ledger row %d", path, aid)
+        return out
     finally:
         store.close()
+
+
+class _Installation(CounterwatchError):
+    """An installation error raised out of the analysis (see INSTALLATION_ERRORS)."""
 
 
 def _truncation(path: Path, video_s: float, fps: float) -> str:

@@ -57,6 +57,7 @@ def camera_sources(cfg, config_path: str, camera_id: str | None) -> list[tuple[s
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.analyze import analyze_file, summary_table
+    from pipeline.events.sinks import rewrite_jsonl
     from pipeline.events.siteconfig import remember as remember_config
     from pipeline.events.store import EventStore
     from pipeline.processor import build_models
@@ -81,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     store = EventStore.for_dir(out, args.db_url)
     remember_config(out, cfg, origin=str(args.config), command="analyze", day=start.date() if start else None)
-    store.mark_unfinished_clips_partial()  # clips a crashed earlier run never finished
+    # what a crashed earlier run left: open events of recordings, unfinished clips, orphan .part files
+    store.close_interrupted(source=args.source, recorded=True)
+    store.mark_unfinished_clips_partial()
+    store.repair_evidence(out)
     models = build_models(cfg)
     events, failed, frames, wall = [], [], 0, 0.0
     for video, camera_id in jobs:
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"{video}: {res.frames} frames, {res.video_s:.1f} s of video in {res.wall_s:.1f} s "
                   f"({res.fps:.1f} analysed frames/s, {res.x_realtime:.1f}x real time), {len(res.events)} event(s)")
+    rewrite_jsonl(store, out / "events.jsonl")  # a re-run over the same folder leaves one line per event
     store.close()
     print()
     print(summary_table(events))

@@ -49,7 +49,7 @@ def run_batch_cmd(args: argparse.Namespace, day: dt.date) -> int:
                         config_origin=str(args.config))
     for line in summary.lines():
         print(line, flush=True)
-    return 1 if summary.of("failed") else 0
+    return 1 if summary.of("failed") or summary.of("error") else 0
 
 
 def _batch(args: argparse.Namespace) -> int:
@@ -61,4 +61,8 @@ def _nightly(args: argparse.Namespace) -> int:
     rc = run_batch_cmd(args, day)
     args.data = str(args.data)
     run_report(args, day, str(Path(args.out) / day.isoformat()))
+    from pipeline.commands.retention_cmd import run_retention
+    from pipeline.config.loader import load_config
+
+    run_retention(load_config(args.config), args.data, getattr(args, "db_url", None))  # after the report used it
     return rc

@@ -269,6 +269,8 @@ class AlertsConfig(StrictModel):
     mqtt: MqttConfig | None = None
     retry_initial_s: float = Field(1.0, gt=0, le=600, description="First webhook retry delay (doubles each try)")
     retry_max_s: float = Field(300.0, gt=0, le=86400, description="Longest webhook retry delay")
+    retry_max_attempts: int = Field(10, ge=1, le=1000, description="Attempts per alert before it is a dead letter "
+                                                                  "(kept in the outbox, shown in /metrics)")
 
     @model_validator(mode="after")
     def verify_webhooks(self) -> AlertsConfig:
@@ -288,6 +290,24 @@ class AlertsConfig(StrictModel):
 class ZoneEditorConfig(StrictModel):
     backups: int = Field(10, ge=0, le=1000, description="Backups of the config file kept by zone-editor saves "
                                                         "(<file>.bak-YYYYmmdd-HHMMSS; the oldest are removed; 0: none)")
+class RetentionConfig(StrictModel):
+    """How long evidence (clips, snapshots) is kept, by the event's current verdict.
+
+    Events, reviews and the database itself are never purged: only the evidence files.
+    """
+
+    confirmed_days: float = Field(365.0, gt=0, le=36500, description="Evidence of confirmed events")
+    dismissed_days: float = Field(30.0, gt=0, le=36500, description="Evidence of dismissed events")
+    unreviewed_days: float = Field(90.0, gt=0, le=36500, description="Evidence of events nobody reviewed")
+    min_free_percent: float = Field(5.0, ge=0, le=90, description="Below this much free disk, the oldest "
+                                                                  "unreviewed evidence is purged first")
+
+    @model_validator(mode="after")
+    def verify_order(self) -> RetentionConfig:
+        if self.confirmed_days < max(self.dismissed_days, self.unreviewed_days):
+            raise ValueError("retention: confirmed_days must be at least dismissed_days and unreviewed_days "
+                             "(confirmed evidence is kept longest)")
+        return self
 
 
 class SiteConfig(StrictModel):
@@ -300,6 +320,7 @@ class SiteConfig(StrictModel):
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
     zone_editor: ZoneEditorConfig = Field(default_factory=ZoneEditorConfig, description="Web zone editor")
+    retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Evidence retention")
 
     @field_validator("cameras")
     @classmethod

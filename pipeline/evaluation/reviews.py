@@ -26,8 +26,8 @@ def review_counts(store: Any, *, site_id: str | None = None, source: str | None 
               .group_by(ReviewRow.event_id).subquery())
     q = (select(EventRow.rule_id, ReviewRow.verdict, ReviewRow.reason)
          .join(latest, latest.c.event_id == EventRow.event_id)
-         .join(ReviewRow, ReviewRow.id == latest.c.rid))
-    tq = select(EventRow.rule_id, func.count()).group_by(EventRow.rule_id)
+         .join(ReviewRow, ReviewRow.id == latest.c.rid).where(EventRow.superseded_at.is_(None)))
+    tq = select(EventRow.rule_id, func.count()).where(EventRow.superseded_at.is_(None)).group_by(EventRow.rule_id)
     if site_id:
         q, tq = q.where(EventRow.site_id == site_id), tq.where(EventRow.site_id == site_id)
     if source:

@@ -47,6 +47,7 @@ class EvidenceRecorder:
                                   clip_fps=a.clip_fps, clip_max_width=a.clip_max_width, on_clip=self._clip_done,
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
+        self._unsaved: dict[str, dict[str, Any]] = {}  # clip results the store could not take yet
 
     def set_zones(self, camera: CameraConfig) -> None:
         """Snapshots draw the new zones from now on."""
@@ -56,6 +57,8 @@ class EvidenceRecorder:
         return self._paths.get(event_id, {})
 
     def on_frame(self, frame: Frame, res: Any) -> None:
+        if self._unsaved:
+            self._save_unsaved()
         blur = customer_boxes(res) if self.blur else []
         self.clips.push(frame, blur_boxes=blur)
         for ev in res.events:
@@ -69,6 +72,11 @@ class EvidenceRecorder:
 
     def close(self) -> None:
         self.clips.close()
+        if self._unsaved:
+            self._save_unsaved()
+        for eid in self._unsaved:
+            log.error("camera %s: clip result of event %s could not be stored; its clip row is marked partial "
+                      "at the next start", self.camera.id, eid)
 
     def _start(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> None:
         rel_clip = clip_relpath(ev.event_id)
@@ -82,6 +90,15 @@ class EvidenceRecorder:
         except OutputError as exc:
             log.error("camera %s: %s", self.camera.id, exc)
             self.store.set_evidence(ev.event_id, clip=rel_clip, status="pending")
+
+    def _save_unsaved(self) -> None:
+        for eid, kw in list(self._unsaved.items()):
+            try:
+                self.store.set_evidence(eid, **kw)
+            except Exception:  # noqa: BLE001 - still failing: kept for the next try
+                continue
+            del self._unsaved[eid]
+            log.info("camera %s: clip result of event %s stored after a retry", self.camera.id, eid)
 
     def _annotate(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> np.ndarray:
         size = (frame.width, frame.height)
@@ -106,6 +123,10 @@ class EvidenceRecorder:
 
     def _clip_done(self, event_id: str, relpath: str | None, status: str, duration_s: float | None) -> None:
         clip = relpath or None
-        self.store.set_evidence(event_id, clip=clip, status=status, duration_s=duration_s)
+        try:
+            self.store.set_evidence(event_id, clip=clip, status=status, duration_s=duration_s)
+        except Exception as exc:  # noqa: BLE001 - retried with the next frame, never left pending silently
+            log.error("camera %s: cannot store clip result of event %s (%s); retried", self.camera.id, event_id, exc)
+            self._unsaved[event_id] = {"clip": clip, "status": status, "duration_s": duration_s}
         if clip:
             self._paths.setdefault(event_id, {})["clip"] = clip

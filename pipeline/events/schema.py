@@ -47,6 +47,8 @@ class EventRow(Base):
     recording: Mapped[str | None] = mapped_column(Text, nullable=True)  # source file of a recorded clip
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # set when a re-analysis of the recording no longer finds the event (kept with its reviews, hidden by default)
+    superseded_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class ClipRow(Base):
@@ -64,7 +66,8 @@ class ReviewRow(Base):
 
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="CASCADE"), index=True)
+    # RESTRICT: a review is the audit trail; the database refuses to delete an event that has one
+    event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="RESTRICT"), index=True)
     verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed | withdrawn (undone)
     reason: Mapped[str] = mapped_column(String(32), default="")
     reviewer: Mapped[str] = mapped_column(String(64))
@@ -162,6 +165,7 @@ class OutboxRow(Base):
     next_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # attempt limit reached
 
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_at"),)
 

@@ -37,16 +37,65 @@ def event_json(ev: Event, *, camera_id: str | None = None, evidence: dict[str, A
     }
 
 
+def row_json(row: dict[str, Any]) -> dict[str, Any]:
+    """An event as stored (EventStore dict) in the events.jsonl line format of `event_json`."""
+    art = ARTICLES.get(row["article"])
+    end_s = row.get("end_s")
+    return {
+        "event_id": row["event_id"], "rule_id": row["rule_id"], "article": row["article"],
+        "article_en": f"{art.title_en}: {art.gloss_en}" if art else row["article"],
+        "site_id": row["site_id"], "camera_id": row["camera_id"], "post_id": row["post_id"],
+        "track_ids": list(row.get("track_ids") or []), "state": row["state"], "severity": row["severity"],
+        "start_s": round(row["start_s"], 3), "end_s": None if end_s is None else round(end_s, 3),
+        "wall_start": row.get("wall_start"), "score": round(float(row.get("score") or 0.0), 3),
+        "clip": row.get("clip"), "snapshot": row.get("snapshot"), "details": row.get("details") or {},
+    }
+
+
+def rewrite_jsonl(store: EventStore, path: Path) -> int:
+    """Rewrite events.jsonl from the database, atomically: every finished, current event, one line each.
+
+    After a resumed batch or a re-analysis the appended file may hold lines of events that
+    were reconciled or superseded since; the database is the truth. Returns the lines written.
+    """
+    from sqlalchemy import select
+
+    from pipeline.events.schema import EventRow
+
+    with store.session() as s:
+        rows = s.scalars(select(EventRow).where(EventRow.state.in_(("end", "interrupted")),
+                                                EventRow.superseded_at.is_(None))
+                         .order_by(EventRow.wall_start, EventRow.created_at, EventRow.event_id))
+        lines = [json.dumps(row_json(store._event_dict(s, r)), ensure_ascii=False) for r in rows]
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(line + "\n" for line in lines)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write events file ({exc.strerror})") from None
+    return len(lines)
+
+
 class StoreSink:
     """Writes every state of every event to the database (insert on start, update after)."""
 
     def __init__(self, store: EventStore, *, source: str = "live", recording: str | None = None,
-                 on_committed: Callable[[Event], None] | None = None):
+                 on_committed: Callable[[Event], None] | None = None, outbox: Any = None,
+                 alert_of: Callable[[Event, float | None], dict[str, Any]] | None = None):
         self.store, self.source, self.recording = store, source, recording
         self.on_committed = on_committed
+        # live: the webhook outbox rows of each event state are written in the event's transaction
+        self.outbox, self.alert_of = outbox, alert_of
 
     def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
-        self.store.record_event(event, source=self.source, recording=self.recording)
+        also = None
+        if self.outbox is not None and self.alert_of is not None:
+            alert = self.alert_of(event, frame.timestamp_s if frame is not None else None)
+            also = lambda s: self.outbox.enqueue(alert, session=s)  # noqa: E731
+        self.store.record_event(event, source=self.source, recording=self.recording, also=also)
         if self.on_committed is not None:
             self.on_committed(event)
 
@@ -68,11 +117,22 @@ class JsonlSink:
             return
         line = json.dumps(event_json(event, evidence=self.evidence_of(event.event_id)), ensure_ascii=False)
         try:
+            self._follow()
             self._fh.write(line + "\n")
             self._fh.flush()
             os.fsync(self._fh.fileno())
         except OSError as exc:
             raise OutputError(f"{self.path}: cannot write events file ({exc.strerror})") from None
+
+    def _follow(self) -> None:
+        """Reopen when the file was replaced (rewrite_jsonl by a batch over the same folder)."""
+        try:
+            same = os.stat(self.path).st_ino == os.fstat(self._fh.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:
+            self._fh.close()
+            self._fh = open(self.path, "a", encoding="utf-8")
 
     def close(self) -> None:
         self._fh.close()

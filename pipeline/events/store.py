@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, inspect, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -61,8 +61,28 @@ def _v3_sessions(engine: Engine) -> None:
             conn.execute(text("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
-# Versioned migrations: append (version, function); never edit an applied one.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (3, _v3_sessions), (4, _v4_upright_reference)]
+def _add_column_if_missing(engine: Engine, table: str, column: str, ddl_type: str) -> None:
+    if column in {c["name"] for c in inspect(engine).get_columns(table)}:
+        return
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl_type}"))
+
+
+def _v2(engine: Engine) -> None:
+    """Re-analysis reconciles instead of deleting (events.superseded_at); webhook dead letters (outbox.dead_at).
+
+    Idempotent: a database created by a newer _v1 already has both columns.
+    """
+    Base.metadata.create_all(engine)  # tables added since (none replaced)
+    ts = "TIMESTAMP" if engine.dialect.name == "postgresql" else "DATETIME"
+    _add_column_if_missing(engine, "events", "superseded_at", ts)
+    _add_column_if_missing(engine, "outbox", "dead_at", ts)
+
+
+# Versioned migrations: append (version, function); never edit an applied one. Each must be idempotent
+# (add a column or table only if it is missing), so branches that add their own numbers merge cleanly.
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [
+    (1, _v1), (2, _v2), (3, _v3_sessions), (4, _v4_upright_reference)]
 MIGRATIONS.sort(key=lambda m: m[0])
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -79,6 +99,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.close()
+
+
+OPEN_STATES = ("start", "update")
 
 
 def _as_wall(epoch: float | None) -> dt.datetime | None:
@@ -140,8 +163,9 @@ class EventStore:
             return s.scalar(select(func.max(SchemaVersion.version))) or 0
 
     # events --------------------------------------------------------------------------------
-    def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None) -> None:
-        """Insert on start, update on update/end. Commits at once."""
+    def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None,
+                     also: Callable[[Session], Any] | None = None) -> None:
+        """Insert on start, update on update/end. Commits at once; `also(session)` joins the same transaction."""
         try:
             with self.session() as s, s.begin():
                 row = s.get(EventRow, ev.event_id)
@@ -167,12 +191,16 @@ class EventStore:
                 row.track_ids = list(ev.track_ids)
                 row.score = float(ev.score)
                 row.details = _jsonable(ev.details)
+                row.superseded_at = None  # found (again) by this analysis
                 if recording is not None:
                     row.recording = recording
                 if new:
                     s.flush()  # the event row first: clips refer to it
                     if s.get(ClipRow, ev.event_id) is None:
                         s.add(ClipRow(event_id=ev.event_id, status="pending"))
+                if also is not None:
+                    s.flush()
+                    also(s)
         except SQLAlchemyError as exc:
             raise OutputError(f"{self.url}: cannot write event {ev.event_id} ({exc.__class__.__name__}: {exc})") from None
 
@@ -198,6 +226,72 @@ class EventStore:
             res = s.execute(text("UPDATE clips SET status='partial' WHERE status='pending'"))
             return int(res.rowcount or 0)
 
+    def close_interrupted(self, *, source: str | None = None, recordings: Iterable[str] | None = None,
+                          camera_ids: Iterable[str] | None = None, recorded: bool | None = None) -> list[str]:
+        """After a crash: events still open (start/update) are closed as `interrupted`; their clips go partial.
+
+        Scoped to a source and to recordings or cameras, so a run never closes what a
+        parallel run of another recording or camera has open. Returns the event ids.
+        """
+        with self.session() as s, s.begin():
+            q = select(EventRow).where(EventRow.state.in_(OPEN_STATES))
+            if source is not None:
+                q = q.where(EventRow.source == source)
+            if recordings is not None:
+                q = q.where(EventRow.recording.in_(list(recordings)))
+            if camera_ids is not None:
+                q = q.where(EventRow.camera_id.in_(list(camera_ids)))
+            if recorded is not None:  # events of recordings (analyze, batch) or of live cameras
+                q = q.where(EventRow.recording.is_not(None) if recorded else EventRow.recording.is_(None))
+            ids = []
+            for row in s.scalars(q):
+                row.state = "interrupted"
+                if row.end_s is None:
+                    row.end_s = row.start_s
+                    row.wall_end = row.wall_start
+                ids.append(row.event_id)
+            if ids:
+                s.execute(update(ClipRow).where(ClipRow.event_id.in_(ids), ClipRow.status == "pending")
+                          .values(status="partial"))
+        if ids:
+            log.warning("closed %d event(s) a crashed run left open as interrupted: %s", len(ids), ", ".join(ids))
+        return ids
+
+    def repair_evidence(self, evidence_dir: str | Path, event_ids: Iterable[str] | None = None) -> dict[str, int]:
+        """After a crash: remove orphan `.part.mp4` files and clear clip rows that point at missing files.
+
+        A `.part.mp4` file (named `.<event id>.<random>.part.mp4` or `<event id>.part.mp4`) is an orphan when its
+        event's clip is no longer pending; with `event_ids`, only those events' files are
+        looked at (parallel writers of other events are left alone).
+        """
+        root = Path(evidence_dir)
+        wanted = None if event_ids is None else set(event_ids)
+        removed = missing = 0
+        with self.session() as s, s.begin():
+            for part in sorted((root / "clips").glob("*.part.mp4")):  # `.<id>.<random>.part.mp4` or `<id>.part.mp4`
+                eid = part.name.lstrip(".").split(".", 1)[0]
+                if wanted is not None and eid not in wanted:
+                    continue
+                row = s.get(ClipRow, eid)
+                if row is not None and row.status == "pending":
+                    continue  # still being written
+                try:
+                    part.unlink()
+                    removed += 1
+                    log.warning("removed orphan clip file %s (event %s)", part, eid)
+                except OSError as exc:
+                    log.error("cannot remove orphan clip file %s: %s", part, exc.strerror)
+            q = select(ClipRow).where(ClipRow.status.in_(("partial", "ready")), ClipRow.clip_path.is_not(None))
+            if wanted is not None:
+                q = q.where(ClipRow.event_id.in_(list(wanted)))
+            for row in s.scalars(q):
+                if not (root / row.clip_path).exists():
+                    log.warning("event %s: clip %s does not exist: marked missing", row.event_id, row.clip_path)
+                    row.clip_path = None
+                    row.status = "missing"
+                    missing += 1
+        return {"orphans_removed": removed, "clips_missing": missing}
+
     def get_event(self, event_id: str) -> dict[str, Any] | None:
         with self.session() as s:
             row = s.get(EventRow, event_id)
@@ -208,9 +302,11 @@ class EventStore:
     def list_events(self, *, camera_id: str | None = None, post_id: str | None = None, rule_id: str | None = None,
                     severity: str | None = None, source: str | None = None, site_id: str | None = None,
                     since: dt.datetime | None = None, until: dt.datetime | None = None,
-                    limit: int = 500, offset: int = 0) -> list[dict[str, Any]]:
+                    limit: int = 500, offset: int = 0, include_superseded: bool = False) -> list[dict[str, Any]]:
         with self.session() as s:
             q = select(EventRow)
+            if not include_superseded:
+                q = q.where(EventRow.superseded_at.is_(None))
             for col, val in ((EventRow.camera_id, camera_id), (EventRow.post_id, post_id),
                              (EventRow.rule_id, rule_id), (EventRow.severity, severity),
                              (EventRow.source, source), (EventRow.site_id, site_id)):
@@ -236,9 +332,12 @@ class EventStore:
         with self.session() as s:
             return s.scalar(select(func.max(EventRow.updated_at)))
 
-    def count_events(self) -> int:
+    def count_events(self, *, include_superseded: bool = False) -> int:
         with self.session() as s:
-            return int(s.scalar(select(func.count()).select_from(EventRow)) or 0)
+            q = select(func.count()).select_from(EventRow)
+            if not include_superseded:
+                q = q.where(EventRow.superseded_at.is_(None))
+            return int(s.scalar(q) or 0)
 
     def _event_dict(self, s: Session, row: EventRow) -> dict[str, Any]:
         clip = s.get(ClipRow, row.event_id)
@@ -253,6 +352,7 @@ class EventStore:
             "wall_end": row.wall_end.isoformat() if row.wall_end else None,
             "track_ids": row.track_ids, "score": row.score, "details": row.details,
             "recording": row.recording,
+            "superseded": row.superseded_at is not None,
             "clip": clip.clip_path if clip else None, "snapshot": clip.snapshot_path if clip else None,
             "clip_status": clip.status if clip else None,
             "verdict": review.verdict if review else None,

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.clock import steady_time
 from pipeline.events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class CameraHealth:
         self.events = 0
         self.outages = 0
         self._outage_id: int | None = None
+        self._unsaved_outage: tuple[float, str] | None = None  # (start, reason) not yet in the store
         self.down_since: float | None = None
         self._last_write = 0.0
         self.stopping = False
@@ -92,17 +94,27 @@ class CameraHealth:
         start = now - age if age is not None else now
         self.down_since = start
         self.outages += 1
-        if self.store is not None:
-            try:
-                self._outage_id = self.store.open_outage(self.camera_id, dt.datetime.fromtimestamp(start), reason,
-                                                         site_id=self.site_id)
-            except Exception:
-                log.exception("camera %s: cannot record outage", self.camera_id)
-                self._outage_id = -1
-        else:
-            self._outage_id = -1
+        self._outage_id = -1
+        self._unsaved_outage = (start, reason)
+        self._save_outage()
+
+    def _save_outage(self) -> None:
+        """Write the open outage; a failed write is kept and retried on the next state write or close."""
+        if self.store is None or self._unsaved_outage is None:
+            return
+        start, reason = self._unsaved_outage
+        try:
+            self._outage_id = self.store.open_outage(self.camera_id, dt.datetime.fromtimestamp(start), reason,
+                                                     site_id=self.site_id)
+        except Exception as exc:  # noqa: BLE001 - kept and retried, never lost silently
+            log.error("camera %s: cannot record outage from %s (%s); retried", self.camera_id,
+                      dt.datetime.fromtimestamp(start).isoformat(timespec="seconds"), exc)
+            return
+        self._unsaved_outage = None
 
     def _close_outage(self, now: float) -> None:
+        if self._unsaved_outage is not None:
+            self._save_outage()  # the camera came back before the outage could be written: write it now
         oid, self._outage_id, self.down_since = self._outage_id, None, None
         if self.store is not None and oid is not None and oid >= 0:
             try:
@@ -125,7 +137,7 @@ class CameraHealth:
 
     # samples -----------------------------------------------------------------------------
     def analysed_frame(self, frame_ts: float, n_events: int = 0) -> None:
-        now = time.time()
+        now = steady_time()  # frames carry steady time (pipeline.core.clock)
         with self._lock:
             self.analysed += 1
             self.events += n_events
@@ -142,7 +154,7 @@ class CameraHealth:
 
     def snapshot(self) -> HealthSnapshot:
         st = self._source.stats if self._source is not None else None
-        now = time.time()
+        now = steady_time()
         with self._lock:
             recent = [t for t in self._done if now - t <= 10.0]
             span = (now - recent[0]) if len(recent) > 1 else 0.0
@@ -167,6 +179,8 @@ class CameraHealth:
         if self.store is None or (not force and now - self._last_write < self.write_every_s):
             return
         self._last_write = now
+        if self._unsaved_outage is not None:
+            self._save_outage()
         snap = self.snapshot()
         try:
             self.store.set_camera_state(self.camera_id, snap.state, site_id=self.site_id, fps=snap.fps,

@@ -144,7 +144,8 @@ class LiveRunner:
         self.pool_size = pool_size or default_pool_size()
         self._models = models
         self.outbox = WebhookOutbox(store, cfg.alerts.webhooks, retry_initial_s=cfg.alerts.retry_initial_s,
-                                    retry_max_s=cfg.alerts.retry_max_s) if cfg.alerts.webhooks else None
+                                    retry_max_s=cfg.alerts.retry_max_s,
+                                    max_attempts=cfg.alerts.retry_max_attempts) if cfg.alerts.webhooks else None
         self.mqtt: Any = None
         if cfg.alerts.mqtt is not None:
             from pipeline.alerts.mqtt import MqttPublisher
@@ -179,7 +180,10 @@ class LiveRunner:
             self._models = [build_models(one) for _ in range(self.pool_size)]
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)
+        # what a crashed earlier run left: this run's cameras' open events, unfinished clips, orphan files
+        self.store.close_interrupted(source="live", camera_ids=[c.id for c in self.cameras], recorded=False)
         self.store.mark_unfinished_clips_partial()
+        self.store.repair_evidence(self.data_dir)
         if self.outbox is not None:
             self.outbox.start()
         for cam in self.cameras:
@@ -216,6 +220,9 @@ class LiveRunner:
                 self.cameras = [self.workers[c.id].camera if c.id in self.workers else c for c in self.cameras]
                 log.info("live: new zones for camera(s) %s", ", ".join(changed))
         return changed
+    def worker_restarts(self) -> dict[str, int]:
+        """Camera id -> restarts of its worker after an error (counter in /metrics)."""
+        return {cid: w.restarts for cid, w in self.workers.items()}
 
     def health(self) -> list[HealthSnapshot]:
         return [w.health.snapshot() for w in self.workers.values()]

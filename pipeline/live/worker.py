@@ -23,7 +23,9 @@ from typing import Any
 
 from pipeline.alerts.feed import AlertFeed
 from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core.clock import steady_time, steady_to_wall
 from pipeline.core.types import Event
+from pipeline.events.clips import clip_relpath
 from pipeline.events.evidence import EvidenceRecorder
 from pipeline.events.sinks import PresenceRecorder, StoreSink
 from pipeline.events.store import EventStore
@@ -58,9 +60,14 @@ class ModelPool:
             self._q.put(models)
 
 
+def evidence_paths(ev: Event) -> dict[str, str]:
+    """Where the event's clip and snapshot are written (known before they exist: the alert links them)."""
+    return {"clip": clip_relpath(ev.event_id), "snapshot": f"snapshots/{ev.event_id}.jpg"}
+
+
 def live_wall_at(t: float) -> dt.datetime:
-    """Live frames carry epoch seconds; rules and the store want local wall time."""
-    return dt.datetime.fromtimestamp(t)
+    """Live frames carry steady (monotonic, epoch-like) seconds; schedules and the store want local wall time."""
+    return steady_to_wall(t)
 
 
 class CameraWorker:
@@ -79,6 +86,8 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run_safe, name=f"camera-{camera.id}", daemon=True)
         self.error: str | None = None
         self.source: Any = None
+        self.restarts = 0  # times the worker was restarted after an unexpected error (/metrics)
+        self.restart_initial_s, self.restart_max_s = 1.0, 60.0
         self._new_zones: CameraConfig | None = None  # set by LiveRunner.reload_zones, taken by the camera thread
         self._zones_lock = threading.Lock()
 
@@ -107,20 +116,40 @@ class CameraWorker:
         return self._thread.is_alive()
 
     def _run_safe(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # the camera stops, the others and the web app go on
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.exception("camera %s: worker stopped", self.camera.id)
-            self.health.state, self.health.reason = "offline", f"worker error: {self.error}"
-            self.health.write(force=True)
+        """Run the camera; an unexpected error restarts it with backoff (counted), never ends it for good.
+
+        An OutputError (database or disk gone) is retried the same way: the camera resumes when
+        the storage is back. A clean end (stop, or a file source that ended) is not restarted.
+        """
+        delay = self.restart_initial_s
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self._run()
+                return
+            except Exception as exc:  # the camera restarts, the others and the web app go on
+                self.error = f"{type(exc).__name__}: {exc}"
+                self.restarts += 1
+                if time.monotonic() - started > 10 * self.restart_max_s:
+                    delay = self.restart_initial_s  # it ran fine for a long while: restart fast
+                log.exception("camera %s: worker failed (restart %d in %.0f s)", self.camera.id, self.restarts,
+                              delay)
+                self.health.state, self.health.reason = "offline", f"worker error: {self.error}"
+                self.health.stopping = False
+                self.health.write(force=True)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2.0, self.restart_max_s)
 
     def _run(self) -> None:
         cam, cfg = self.camera, self.cfg
         evidence = EvidenceRecorder(self.data_dir, cfg, cam, self.store)
         presence = PresenceRecorder(self.store, camera_id=cam.id, site_id=cfg.site.id, source="live",
                                     wall_at=live_wall_at)
-        sink = StoreSink(self.store, source="live")
+        outbox = getattr(self.feed, "outbox", None)
+        sink = StoreSink(self.store, source="live", outbox=outbox,
+                         alert_of=lambda ev, frame_s: self.feed.alert(ev, frame_s=frame_s, evidence=evidence_paths(ev)))
+        self._enqueued = outbox is not None
         pipe: CameraPipeline | None = None
         last_t: float | None = None
         last_outage_tick = 0.0
@@ -130,7 +159,7 @@ class CameraWorker:
         try:
             while not self._stop.is_set():
                 frame = src.next_frame(timeout_s=0.25)
-                now = time.time()
+                now = steady_time()
                 if frame is None:
                     if self.health.down and pipe is not None and now - last_outage_tick >= self.outage_tick_s:
                         last_outage_tick = now
@@ -141,7 +170,7 @@ class CameraWorker:
                         break
                     continue
                 with self.pool.lease() as models:
-                    if time.time() - frame.timestamp_s > self.max_lag_s:
+                    if steady_time() - frame.timestamp_s > self.max_lag_s:
                         self.health.lagged_frame()  # too old by the time a model set was free
                         continue
                     new_cam = self._take_new_zones()
@@ -169,7 +198,7 @@ class CameraWorker:
         finally:
             self.health.stopping = True
             src.close()
-            end_t = time.time()
+            end_t = steady_time()
             if pipe is not None:
                 closing = pipe.close(last_t if last_t is not None else end_t)
                 for ev in closing:
@@ -181,4 +210,5 @@ class CameraWorker:
 
     def _publish(self, events: list[Event], frame_s: float | None, evidence: EvidenceRecorder) -> None:
         for ev in events:
-            self.feed.publish(ev, frame_s=frame_s, evidence=evidence.paths_of(ev.event_id))
+            self.feed.publish(ev, frame_s=frame_s, evidence=evidence.paths_of(ev.event_id),
+                              enqueued=getattr(self, "_enqueued", False))

@@ -150,7 +150,7 @@ class ReportQuery:
              .outerjoin(ClipRow, ClipRow.event_id == EventRow.event_id)
              .outerjoin(latest, latest.c.event_id == EventRow.event_id)
              .outerjoin(ReviewRow, ReviewRow.id == latest.c.rid)
-             .where(EventRow.wall_start >= since, EventRow.wall_start < until))
+             .where(EventRow.wall_start >= since, EventRow.wall_start < until, EventRow.superseded_at.is_(None)))
         if source:
             q = q.where(EventRow.source == source)
         if self.cfg is not None:
@@ -170,7 +170,8 @@ class ReportQuery:
 
     def source_counts(self, day: dt.date) -> Counter:
         lo, hi = _day_bounds(day)
-        eq = select(EventRow.source, func.count()).where(EventRow.wall_start >= lo, EventRow.wall_start < hi)
+        eq = select(EventRow.source, func.count()).where(EventRow.wall_start >= lo, EventRow.wall_start < hi,
+                                                         EventRow.superseded_at.is_(None))
         pq = select(PresenceRow.source, func.count()).where(PresenceRow.wall_start < hi, PresenceRow.wall_end > lo)
         if self.cfg is not None:
             eq = eq.where(EventRow.site_id == self.cfg.site.id)
@@ -229,7 +230,7 @@ class ReportQuery:
         q = (select(EventRow.wall_start, EventRow.source, ReviewRow.verdict)
              .outerjoin(latest, latest.c.event_id == EventRow.event_id)
              .outerjoin(ReviewRow, ReviewRow.id == latest.c.rid)
-             .where(EventRow.wall_start >= lo, EventRow.wall_start < hi))
+             .where(EventRow.wall_start >= lo, EventRow.wall_start < hi, EventRow.superseded_at.is_(None)))
         if self.cfg is not None:
             q = q.where(EventRow.site_id == self.cfg.site.id)
         with self.store.session() as s:

@@ -22,6 +22,7 @@ from typing import Literal
 
 import cv2
 
+from pipeline.core.clock import steady_time
 from pipeline.core.types import Frame
 from pipeline.sources.base import Sampler, Source, SourceInfo, SourceKind
 
@@ -109,7 +110,7 @@ class LiveSource(Source):
     def stats(self) -> LiveStats:
         with self._cond:
             total = self._dropped + self._delivered
-            age = None if self._last_frame_wall is None else time.time() - self._last_frame_wall
+            age = None if self._last_frame_wall is None else steady_time() - self._last_frame_wall
             return LiveStats(
                 self._state,
                 self._received,
@@ -213,7 +214,7 @@ class LiveSource(Source):
         while not self._stop.is_set():
             if not cap.grab():
                 return "stream ended or read timed out"
-            now = time.time()
+            now = steady_time()
             with self._cond:
                 self._received += 1
                 self._last_frame_wall = now
@@ -235,7 +236,7 @@ class LiveSource(Source):
         return "closed"
 
     def _lost(self, reason: str) -> None:
-        now = time.time()
+        now = steady_time()
         if self._lost_since is None:
             self._lost_since = self._last_frame_wall or now
         if now - self._lost_since >= self.offline_after_s:
@@ -251,7 +252,7 @@ class LiveSource(Source):
         """Reports a stall promptly even while the reader is still blocked inside a read."""
         while not self._stop.wait(min(0.25, self.stall_timeout_s / 4)):
             last = self._last_frame_wall
-            if self._state == "online" and last is not None and time.time() - last > self.stall_timeout_s:
+            if self._state == "online" and last is not None and steady_time() - last > self.stall_timeout_s:
                 self._lost(f"no frame for {self.stall_timeout_s:g} s")
 
     def _set_state(self, state: str, reason: str) -> None:

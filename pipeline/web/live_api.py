@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
@@ -155,19 +155,40 @@ def metrics(request: Request) -> PlainTextResponse:
         metric("counterwatch_alert_subscribers", "gauge", "Connected SSE/WebSocket clients", [({}, bus.subscribers)])
     store = request.app.state.store
     with store.session() as s:
-        pend = s.scalars(select(OutboxRow.sink).where(OutboxRow.delivered_at.is_(None))).all()
+        pend = s.scalars(select(OutboxRow.sink).where(OutboxRow.delivered_at.is_(None),
+                                                      OutboxRow.dead_at.is_(None))).all()
+        dead = s.scalars(select(OutboxRow.sink).where(OutboxRow.dead_at.is_not(None))).all()
     sinks = sorted(set(pend))
     metric("counterwatch_webhook_pending", "gauge", "Alerts waiting in the webhook outbox",
            [({"sink": k}, float(pend.count(k))) for k in sinks] or [({}, 0.0)])
+    metric("counterwatch_webhook_dead_letters", "gauge", "Alerts given up on after the attempt limit",
+           [({"sink": k}, float(dead.count(k))) for k in sorted(set(dead))] or [({}, 0.0)])
     runner = getattr(request.app.state, "live_runner", None)
     if runner is not None and runner.outbox is not None:
         metric("counterwatch_webhook_delivered_total", "counter", "Webhook deliveries", [({}, runner.outbox.delivered)])
         metric("counterwatch_webhook_failures_total", "counter", "Failed webhook attempts", [({}, runner.outbox.failures)])
+    if runner is not None:
+        restarts = getattr(runner, "worker_restarts", None)
+        if callable(restarts):
+            metric("counterwatch_camera_worker_restarts_total", "counter", "Camera workers restarted after an error",
+                   [({"camera": k}, float(v)) for k, v in sorted(restarts().items())] or [({}, 0.0)])
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
 def _esc(v: Any) -> str:
     return str(v).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@router.get("/api/admin/dead-letters", tags=["live"])
+def get_dead_letters(user: Annotated[dict, Depends(require_user("admin"))], request: Request,
+                     limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
+    """Webhook alerts given up on after `alerts.retry_max_attempts` (newest first), admins only."""
+    from pipeline.alerts.webhooks import dead_letters
+
+    store = request.app.state.store
+    with store.session() as s:
+        total = int(s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.dead_at.is_not(None))) or 0)
+    return {"total": total, "items": dead_letters(store, limit)}
 
 
 @router.get("/api/events/stream", tags=["live"])

@@ -125,7 +125,7 @@ def query_events(store: EventStore, f: EventFilter, limit: int = PAGE_SIZE) -> t
          .outerjoin(ClipRow, ClipRow.event_id == EventRow.event_id)
          .outerjoin(latest, latest.c.event_id == EventRow.event_id)
          .outerjoin(rv, rv.id == latest.c.rid))
-    conds = []
+    conds = [EventRow.superseded_at.is_(None)]  # events a re-analysis no longer found stay hidden
     for col, val in ((EventRow.camera_id, f.camera), (EventRow.post_id, f.post), (EventRow.rule_id, f.rule),
                      (EventRow.severity, f.severity)):
         if val:
@@ -181,6 +181,7 @@ def quality(store: EventStore, lang: str, names: Names | None = None) -> Quality
     q = (select(EventRow.rule_id, EventRow.camera_id, rv.verdict, func.count())
          .outerjoin(latest, latest.c.event_id == EventRow.event_id)
          .outerjoin(rv, rv.id == latest.c.rid)
+         .where(EventRow.superseded_at.is_(None))
          .group_by(EventRow.rule_id, EventRow.camera_id, rv.verdict))
     by: dict[str, dict[str, dict[str, int]]] = {"rule": {}, "camera": {}}
     names = names or Names()

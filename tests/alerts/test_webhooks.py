@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.alerts.payload import SIGNATURE_HEADER, build_alert, verify_body
+from pipeline.alerts.payload import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_alert, verify_body
 from pipeline.alerts.webhooks import WebhookOutbox
 from pipeline.config.models import AlertsConfig, SiteConfig
 from pipeline.core.errors import ConfigError
@@ -121,8 +121,12 @@ def test_receiver_down_then_up_gets_every_alert_exactly_once(tmp_path):
     generic = [(h, b) for p, h, b in rx.got if p == "/hook"]
     assert len(generic) == 8
     for h, b in generic:
-        assert verify_body("s3cret", b, h[SIGNATURE_HEADER])
-        assert not verify_body("wrong", b, h[SIGNATURE_HEADER])
+        assert verify_body("s3cret", b, h[SIGNATURE_HEADER], h[TIMESTAMP_HEADER])
+        assert not verify_body("wrong", b, h[SIGNATURE_HEADER], h[TIMESTAMP_HEADER])
+        # a captured request replayed later (or with its timestamp changed) is refused
+        assert not verify_body("s3cret", b, h[SIGNATURE_HEADER], h[TIMESTAMP_HEADER],
+                               now=float(h[TIMESTAMP_HEADER]) + 301)
+        assert not verify_body("s3cret", b, h[SIGNATURE_HEADER], str(int(h[TIMESTAMP_HEADER]) + 1))
         a = json.loads(b)
         assert a["site_id"] == "hall-a" and a["post_name"] == "1号窗口" and a["article"] == "第二十条"
         assert "不得以" in a["article_zh"] and a["article_en"].startswith("Article 20")

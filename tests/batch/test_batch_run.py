@@ -8,6 +8,7 @@ truncated copy of a real clip, and a recording of another day.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 from pathlib import Path
@@ -50,7 +51,8 @@ def _counts(data: Path) -> dict[str, int]:
     try:
         with store.session() as s:
             return {
-                "events": s.scalar(select(func.count()).select_from(EventRow).where(EventRow.source == "batch")),
+                "events": s.scalar(select(func.count()).select_from(EventRow).where(
+                    EventRow.source == "batch", EventRow.superseded_at.is_(None))),
                 "presence": s.scalar(select(func.count()).select_from(PresenceRow)),
                 "done": s.scalar(select(func.count()).select_from(AnalysisRow).where(AnalysisRow.status == "done")),
                 "failed": s.scalar(select(func.count()).select_from(AnalysisRow)
@@ -144,7 +146,11 @@ def test_batch_rerun_changes_nothing(site, first_run):
 
 
 def test_interrupted_run_is_redone_without_duplicates(site, first_run):
-    """A file left `running` (the batch was killed) is analysed again; its partial rows are replaced."""
+    """A file left `running` (the batch was killed) is analysed again; its partial rows are reconciled.
+
+    The half-written event of the killed run is either found again (same id, closed) or
+    superseded: never deleted, never left open, never counted twice.
+    """
     data, _, _ = first_run
     before = _counts(data)
     target = str(site / "recordings" / DAY / "cam1_20261126_090000.mov")
@@ -166,7 +172,16 @@ def test_interrupted_run_is_redone_without_duplicates(site, first_run):
     assert rc == 0, out
     assert "1 analysed, 3 skipped" in out
     assert _counts(data) == before
-    assert "stale000partial" not in {k for k in _all_ids(data)}
+    store = EventStore.for_dir(data)
+    try:
+        stale = store.get_event("stale000partial")
+    finally:
+        store.close()
+    assert stale is not None and stale["state"] != "start"
+    assert stale["superseded"] or stale["state"] == "end"
+    lines = (data / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    ids = [json.loads(line)["event_id"] for line in lines]
+    assert len(ids) == len(set(ids)) == before["events"]  # rewritten from the database: no stale line
 
 
 def _all_ids(data: Path) -> set[str]:
