@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.clips import ClipRecorder, clip_relpath
@@ -39,13 +40,17 @@ class EvidenceRecorder:
         self.blur = a.blur_customers
         for sub in ("clips", "snapshots"):
             try:
-                (out_dir / sub).mkdir(parents=True, exist_ok=True)
+                private.make_dir(out_dir / sub)  # 0700
             except OSError as exc:
                 raise OutputError(f"{out_dir / sub}: cannot create folder ({exc.strerror})") from None
         self.clips = ClipRecorder(camera.id, out_dir, pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,
                                   clip_fps=a.clip_fps, clip_max_width=a.clip_max_width, on_clip=self._clip_done,
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
+
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Snapshots draw the new zones from now on."""
+        self.camera, self.assigner = camera, SceneAssigner(camera)
 
     def paths_of(self, event_id: str) -> dict[str, str]:
         return self._paths.get(event_id, {})
@@ -91,7 +96,9 @@ class EvidenceRecorder:
         objects = [(o.xyxy, f"{o.class_name} {o.confidence:.2f}") for o in res.facts.objects]
         rule = RULES.get(ev.rule_id)
         art = ARTICLES.get(ev.article)
-        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {ev.post_id or ''}"
+        post = next((p.name or p.id for p in self.camera.posts if p.id == ev.post_id), ev.post_id or "")
+        where = f"{post} ({ev.post_id})" if ev.post_id and post != ev.post_id else post  # the name people use
+        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {where}"
         title_en = f"{rule.name_en if rule else ev.rule_id} · {art.title_en if art else ev.article}"
         return render_snapshot(frame, zones=zones, persons=persons, objects=objects,
                                highlight_track_ids=set(ev.track_ids), title_zh=title_zh, title_en=title_en,

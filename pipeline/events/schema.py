@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -65,7 +65,7 @@ class ReviewRow(Base):
     __tablename__ = "reviews"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="CASCADE"), index=True)
-    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed
+    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed | withdrawn (undone)
     reason: Mapped[str] = mapped_column(String(32), default="")
     reviewer: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -134,6 +134,19 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(12))  # admin | supervisor | viewer
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # migration 3
+
+
+class SessionRow(Base):
+    """A web login (migration 3). The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    client: Mapped[str] = mapped_column(String(64), default="")
 
 
 class OutboxRow(Base):

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, text
+from sqlalchemy import create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event
 from pipeline.events.schema import (
@@ -48,8 +50,20 @@ def _v4_upright_reference(engine: Engine) -> None:
     UprightRefRow.__table__.create(engine, checkfirst=True)
 
 
+def _v3_sessions(engine: Engine) -> None:
+    """Server-side web sessions and `users.disabled`; each step only if missing (v1 already makes
+    them on a new database, since it creates every table of the current schema)."""
+    from pipeline.events.schema import SessionRow
+
+    SessionRow.__table__.create(engine, checkfirst=True)
+    if "disabled" not in {c["name"] for c in inspect(engine).get_columns("users")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
+
+
 # Versioned migrations: append (version, function); never edit an applied one.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (4, _v4_upright_reference)]
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (3, _v3_sessions), (4, _v4_upright_reference)]
+MIGRATIONS.sort(key=lambda m: m[0])
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -89,10 +103,15 @@ class EventStore:
         d = Path(data_dir)
         if url is None:
             try:
-                d.mkdir(parents=True, exist_ok=True)
+                private.make_dir(d)
                 # a private probe file: parallel batch workers open the same folder at once
                 with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
                     pass
+                # the database holds the password hashes: 0600 from the start (SQLite gives its
+                # -wal and -shm files the database file's mode); older files are tightened
+                os.close(os.open(d / DB_NAME, os.O_WRONLY | os.O_CREAT, private.FILE_MODE))
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    private.tighten(d / (DB_NAME + suffix))
             except OSError as exc:
                 raise OutputError(f"{d}: output folder cannot be written ({exc.strerror})") from None
         try:
@@ -107,9 +126,9 @@ class EventStore:
     def migrate(self) -> int:
         SchemaVersion.__table__.create(self.engine, checkfirst=True)
         with self.session() as s:
-            current = s.scalar(select(func.max(SchemaVersion.version))) or 0
-        for version, fn in MIGRATIONS:
-            if version > current:
+            applied = set(s.scalars(select(SchemaVersion.version)))
+        for version, fn in MIGRATIONS:  # every missing step, also one below the highest applied
+            if version not in applied:
                 log.info("applying schema migration %d", version)
                 fn(self.engine)
                 with self.session() as s, s.begin():
@@ -242,8 +261,8 @@ class EventStore:
 
     # reviews -------------------------------------------------------------------------------
     def add_review(self, event_id: str, verdict: str, reason: str, reviewer: str, note: str = "") -> None:
-        if verdict not in ("confirmed", "dismissed"):
-            raise ValueError(f"verdict must be confirmed or dismissed, got {verdict!r}")
+        if verdict not in ("confirmed", "dismissed", "withdrawn"):  # withdrawn: back to unreviewed (an undo)
+            raise ValueError(f"verdict must be confirmed, dismissed or withdrawn, got {verdict!r}")
         with self.session() as s, s.begin():
             if s.get(EventRow, event_id) is None:
                 raise KeyError(event_id)

@@ -79,6 +79,18 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run_safe, name=f"camera-{camera.id}", daemon=True)
         self.error: str | None = None
         self.source: Any = None
+        self._new_zones: CameraConfig | None = None  # set by LiveRunner.reload_zones, taken by the camera thread
+        self._zones_lock = threading.Lock()
+
+    def update_zones(self, camera: CameraConfig) -> None:
+        """Hand the camera thread a config with new zones; it takes them before its next frame."""
+        with self._zones_lock:
+            self._new_zones = camera
+
+    def _take_new_zones(self) -> CameraConfig | None:
+        with self._zones_lock:
+            cam, self._new_zones = self._new_zones, None
+        return cam
 
     def start(self) -> CameraWorker:
         self._thread.start()
@@ -132,13 +144,23 @@ class CameraWorker:
                     if time.time() - frame.timestamp_s > self.max_lag_s:
                         self.health.lagged_frame()  # too old by the time a model set was free
                         continue
+                    new_cam = self._take_new_zones()
+                    if new_cam is not None:
+                        cam = self.camera = new_cam
+                        evidence.set_zones(cam)
+                        if pipe is not None:
+                            pipe.set_zones(cam)
+                        log.info("camera %s: zones reloaded", cam.id)
                     if pipe is None:
                         pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
                                               board=self.board, references=self.store)
+                        presence.settling = pipe.settling
                     pipe.models = models
                     res = pipe.process(frame)
                 evidence.on_frame(frame, res)
                 presence.observe(res.facts)
+                if self.board is not None:  # queue length for the hall board
+                    self.board.note_waiting(cam.id, res.facts.t, res.facts.waiting_count)
                 last_t = frame.timestamp_s
                 self._publish(res.events, frame.timestamp_s, evidence)
                 self.health.analysed_frame(frame.timestamp_s, sum(e.state == "start" for e in res.events))
