@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.config.loader import parse_config
 from pipeline.core.types import Frame
-from pipeline.events.store import EventStore, _v4_upright_reference
+from pipeline.events.store import SCHEMA_VERSION, EventStore, _v4_upright_reference
 from pipeline.processor import CameraPipeline, Models
 from pipeline.rules.base import RuleContext
 from pipeline.rules.gesture import ChinRest
@@ -222,3 +222,21 @@ def test_chin_rest_either_hand_chin_or_cheek(wrist, elbow, expected):
     POSES.setdefault(name, _shift(POSES["upright"], **{f"{side}_wrist": wrist, f"{side}_elbow": elbow}))
     (f,) = ChinRest(ChinRest.Params(), RuleContext()).judge(facts(0, [posed(name)]))
     assert f.cond is expected, f.details
+
+
+def test_migration_4_adds_the_table_to_an_older_database(tmp_path):
+    from sqlalchemy import inspect, text
+
+    store = EventStore.for_dir(tmp_path)
+    with store.engine.begin() as conn:  # make it look like a database from before the table existed
+        conn.execute(text("DROP TABLE upright_reference"))
+        conn.execute(text("DELETE FROM schema_version WHERE version = 4"))
+    store.close()
+    store = EventStore.for_dir(tmp_path)
+    assert "upright_reference" in inspect(store.engine).get_table_names()
+    assert store.schema_version() == SCHEMA_VERSION >= 4
+    store.save_upright([{"camera_id": "c", "post_id": "P1", "angle_deg": 3.0, "n_samples": 30, "samples": [3.0]}])
+    store.save_upright([{"camera_id": "c", "post_id": "P1", "angle_deg": 4.0, "n_samples": 31, "samples": [4.0]}])
+    assert store.load_upright("c") == [{"camera_id": "c", "post_id": "P1", "angle_deg": 4.0, "n_samples": 31,
+                                        "samples": [4.0]}]
+    store.close()
