@@ -176,7 +176,11 @@ class LiveRunner:
         """Load models (fails fast with a clear error), then start the cameras and the outbox."""
         t0 = time.perf_counter()
         if self._models is None:
-            one = single_thread_cfg(self.cfg) if self.pool_size > 1 else self.cfg
+            from pipeline.core.threads import thread_plan
+
+            plan = thread_plan(self.pool_size)  # K model sets x cores // K threads, OpenCV 1 thread when K > 1
+            log.info("live: %s", plan.describe())
+            one = plan.apply(self.cfg) if self.pool_size > 1 else self.cfg
             self._models = [build_models(one) for _ in range(self.pool_size)]
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)

@@ -26,7 +26,9 @@ def _events(res, rules):
                   if e["rule_id"] in rules)
 
 
-@pytest.mark.parametrize("scenario_id", ["pgplarosa_office", "posture_left"])
+# pgplarosa_office raises post.unattended and roster events; aldi_checkout (a cashier at the till
+# throughout) must raise none in either mode.
+@pytest.mark.parametrize("scenario_id", ["pgplarosa_office", "aldi_checkout"])
 def test_optimised_and_naive_modes_give_the_same_events(scenario_id, data_dir, models_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("COUNTERWATCH_MODELS_DIR", str(models_dir))
     sc = next(s for s in load_scenarios(REPO / "tests/data/scenarios.yaml") if s.id == scenario_id)
@@ -40,7 +42,8 @@ def test_optimised_and_naive_modes_give_the_same_events(scenario_id, data_dir, m
         assert res.error is None and res.frames > 0
         got[name] = _events(res, sc.rules)
     opt, nai = got["optimised"], got["naive"]
-    assert nai, f"{scenario_id}: the naive mode raised no event, so the comparison would show nothing"
+    if sc.events:
+        assert nai, f"{scenario_id}: the naive mode raised no event, so the comparison would show nothing"
     assert [(r, p) for r, p, _ in opt] == [(r, p) for r, p, _ in nai], (opt, nai)
     for (_, _, a), (_, _, b) in zip(opt, nai, strict=True):
         assert abs(a - b) <= 1.0 / FPS + 1e-6, (opt, nai)
