@@ -146,7 +146,8 @@ def test_hall_board_live(run_server, browser):
     page.click("#lang-switch")
     page.wait_for_url("**lang=en**")
     page.wait_for_function("() => document.querySelectorAll('#board-posts .tile').length === 4", timeout=30000)
-    assert page.locator('.tile[data-post="P4"] .tile-state').inner_text() == "Away"
+    for p in page.evaluate(SHOWN)["tiles"]:
+        assert p["text"] == {"staffed": "Staffed", "away": "Away", "unknown": "Unknown"}[p["state"]], p
     assert page.locator("#panel-duties h2").inner_text() == "A/B coverage"
     page.goto(base + "/cameras")
     assert "Camera status" in page.content() and "online" in page.locator("#cameras").inner_text()
