@@ -166,6 +166,8 @@ def board_state(app: Any, lang: str, now: float | None = None) -> dict[str, Any]
             elif entry is not None and entry["fresh"]:
                 tile.update(state="staffed" if entry["present"] else "away", reason=None, since=entry["since"],
                             customers=entry["customers"], as_of=entry["t"])
+            elif entry is not None:  # seen, but not for max_age_s: the camera lags (the rules say unknown too)
+                tile.update(reason="stale", as_of=entry["t"])
         else:
             got = _db_presence(app.state.store, p["post_id"])
             if got is not None:

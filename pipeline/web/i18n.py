@@ -232,6 +232,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "board_unknown": ("未知", "Unknown"),
     "board_unknown_cam": ("摄像头中断，状态未知", "camera down, state unknown"),
     "board_unknown_nodata": ("暂无画面数据", "no data yet"),
+    "board_unknown_stale": ("画面更新滞后，状态未知", "no recent frame, state unknown"),
     "board_duties": ("AB岗覆盖", "A/B coverage"),
     "board_duty_both": ("A、B 均在岗", "A and B present"),
     "board_duty_a": ("A角在岗", "A present"),

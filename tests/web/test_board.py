@@ -129,3 +129,33 @@ def test_stream_kinds_are_checked(app, login):
     c, _ = login("vic")
     assert c.get("/api/events/stream?kinds=event,bogus").status_code == 422
     assert 'data-live="tail"' in c.get("/board").text  # `serve`: new events from the database are pushed
+
+
+def test_board_state_live(app):
+    """Under `run`: the runner's PresenceBoard and camera health (real objects, fed by hand)."""
+    import time
+    from types import SimpleNamespace
+
+    from pipeline.live.health import CameraHealth
+    from pipeline.web.board import board_state
+
+    health = CameraHealth("cam5", "demo-hall", None)
+    health.state = "online"
+    pb = PresenceBoard(max_age_s=10.0)
+    now = time.time()
+    pb.publish(now - 9, {"P1": PostFacts("P1", (1,), 2), "P2": PostFacts("P2", (2,), 0)})
+    pb.publish(now - 1, {"P1": PostFacts("P1", (1,), 2), "P2": PostFacts("P2", (), 0),
+                         "P3": PostFacts("P3", (3,), 0)})
+    pb.publish(now - 30, {"P4": PostFacts("P4", (4,), 0)})  # seen, but not for 30 s: stale
+    app.state.live_runner = SimpleNamespace(board=pb, health=lambda: [health.snapshot()])
+    b = board_state(app, "zh", now=now)
+    tiles = {p["post_id"]: p for p in b["posts"]}
+    assert b["source"] == "live"
+    assert (tiles["P1"]["state"], tiles["P1"]["since"], tiles["P1"]["customers"]) == ("staffed", now - 9, 2)
+    assert (tiles["P2"]["state"], tiles["P2"]["since"]) == ("away", now - 1)
+    assert (tiles["P4"]["state"], tiles["P4"]["reason"]) == ("unknown", "stale")
+    assert {d["duty_id"]: d["coverage"] for d in b["duties"]} == {"D1": "unknown", "D2": "a"}
+    assert b["cameras"][0]["state"] == "online" and b["cameras"][0]["source"] == "live"
+    health.state = "reconnecting"  # the camera drops: every post of it is unknown, never away
+    b = board_state(app, "zh", now=now)
+    assert {(p["state"], p["reason"]) for p in b["posts"]} == {("unknown", "camera_down")}

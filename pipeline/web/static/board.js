@@ -68,6 +68,20 @@
       const sec = el("section", "cam-group");
       sec.dataset.camera = g.id;
       sec.append(el("h2", "", g.name));
+      // where the posts sit in the camera picture (seat zone centres), coloured by state
+      const placed = g.posts.filter(p => p.x !== null && p.x !== undefined);
+      if (placed.length) {
+        const map = el("div", "minimap");
+        map.setAttribute("aria-hidden", "true");
+        for (const p of placed) {
+          const m = el("span", "pin " + p.state, p.name);
+          m.dataset.post = p.post_id;
+          m.style.left = (p.x * 100).toFixed(1) + "%";
+          m.style.top = (p.y * 100).toFixed(1) + "%";
+          map.append(m);
+        }
+        sec.append(map);
+      }
       const grid = el("div", "tiles");
       grid.append(...g.posts.map(tile));
       sec.append(grid);
