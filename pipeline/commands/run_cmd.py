@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
                         config_path=cfg_path)
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)
     app.state.live_runner = runner
+    runner.config_listeners.append(lambda new: setattr(app.state, "config", new))  # hand edits reach the web app
     prefer_live_routes(app)
     server = make_server(app, args.host, args.port)
     runner.start()

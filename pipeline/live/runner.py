@@ -124,6 +124,7 @@ class LiveRunner:
         self.cfg, self.data_dir, self.store = cfg, Path(data_dir), store
         self.config_path = Path(config_path) if config_path is not None else None
         self.watcher: ConfigWatcher | None = None
+        self.config_listeners: list[Callable[[SiteConfig], Any]] = []  # told of a changed config file
         self._reload_lock = threading.Lock()
         self.bus = bus or AlertBus()
         self.config_dir, self.fps, self.max_lag_s = config_dir, fps or cfg.analysis.fps, max_lag_s
@@ -196,8 +197,13 @@ class LiveRunner:
             self.workers[cam.id] = w.start()
         self.started_at = time.time()
         if self.config_path is not None:  # hand edits, and saves by a `serve` process next to this one
-            self.watcher = ConfigWatcher(self.config_path, self.reload_zones).start()
+            self.watcher = ConfigWatcher(self.config_path, self._config_changed).start()
         return self
+
+    def _config_changed(self, cfg: SiteConfig) -> None:
+        self.reload_zones(cfg)
+        for listener in self.config_listeners:
+            listener(cfg)
 
     def reload_zones(self, cfg: SiteConfig) -> list[str]:
         """Give running cameras the zones of `cfg` (after a zone-editor save or a file change);

@@ -127,11 +127,11 @@ def _set_polygon(node: Any, key: Any, poly: list[list[float]] | None) -> None:
         if key in node:
             del node[key]
         return
-    old = node[key] if (isinstance(node, dict) and key in node) or (isinstance(node, list) and key < len(node)) \
-        else None
+    present = key in node if isinstance(node, dict) else key < len(node)
+    old = node[key] if present else None
     if not isinstance(old, list):
         new = _flow([_flow(list(p)) for p in poly])
-        if isinstance(node, list):
+        if isinstance(node, list) and not present:
             node.append(new)
         else:
             node[key] = new

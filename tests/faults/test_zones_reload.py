@@ -102,8 +102,11 @@ def test_save_and_hand_edit_reach_the_running_camera(tmp_path, data_dir, models_
         # a hand edit of the file: the watch hands it to the cameras
         assert runner.watcher is not None
         runner.watcher.check()  # take the saves above as seen
+        told = []
+        runner.config_listeners.append(told.append)
         _seat(cfg_path, WHOLE)
         assert runner.watcher.check() is True
+        assert len(told) == 1 and told[0].camera("desk").posts[0].seat == WHOLE
         frames.wait_more(2)
         back = frames.wait_more(6)
         assert sum(n for n, _ in back) > 0 and all(p1 == n for n, p1 in back), back

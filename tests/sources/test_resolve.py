@@ -148,3 +148,20 @@ def test_analyze_without_videos_reads_the_camera_source(tmp_path, data_dir, mode
     )
     assert r.returncode == 2 and "camera 'cam5' field source:" in r.stderr and "does not exist" in r.stderr, r.stderr
     assert not (run_dir / "out2").exists()
+
+
+def test_config_check_notes_a_missing_source_file(tmp_path, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    d = tmp_path / "etc"
+    d.mkdir()
+    (d / "v.mp4").write_bytes(b"x")
+    cfg = d / "site.yaml"
+    cfg.write_text("cameras:\n  - {id: a, source: v.mp4}\n  - {id: b, source: gone.mp4}\n"
+                   "  - {id: c, source: 'rtsp://10.0.0.9/s'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "check", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    notes = [ln for ln in out.splitlines() if ln.startswith("note:")]
+    assert notes == [f"note: camera 'b' field source: {d.resolve() / 'gone.mp4'} does not exist "
+                     "(needed by `run` and by `analyze` without a VIDEO)"], out
