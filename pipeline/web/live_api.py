@@ -25,12 +25,17 @@ from sqlalchemy import func, select
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
 from pipeline.events.schema import CameraStateRow, OutageRow, OutboxRow
-from pipeline.web.auth import current_user, has_role, origin_allowed, require_user
+from pipeline.web.auth import SESSION_COOKIE, auth_state, current_user, has_role, origin_allowed, require_user
 
 router = APIRouter()
 viewer = require_user("viewer")
 Viewer = Annotated[dict, Depends(viewer)]
 HEARTBEAT_S = 15.0
+REVALIDATE_S = 15.0  # an open stream re-checks its session this often: logout or `users disable` ends it
+
+
+def _session_alive(conn: Any) -> bool:
+    return auth_state(conn).session_user(conn.cookies.get(SESSION_COOKIE)) is not None
 STARTED = time.time()
 
 
@@ -205,12 +210,18 @@ async def events_stream(request: Request, user: Viewer, camera: str | None = Non
     sub.bind_loop()
 
     async def gen():
+        checked = time.monotonic()
         try:
             yield ": connected\n\n"
             while True:
                 alert = await sub.aget(HEARTBEAT_S)
                 if await request.is_disconnected():
                     break
+                if time.monotonic() - checked >= REVALIDATE_S:
+                    checked = time.monotonic()
+                    if not _session_alive(request):
+                        yield "event: logout\ndata: {}\n\n"
+                        break
                 if alert is None:
                     yield ": ping\n\n"
                     continue
@@ -256,8 +267,14 @@ async def events_ws(ws: WebSocket, camera: str | None = None, post: str | None =
                 await ws.send_text('{"pong":1}')
 
     reader = asyncio.create_task(pump_in())
+    checked = time.monotonic()
     try:
         while not reader.done():
+            if time.monotonic() - checked >= REVALIDATE_S:
+                checked = time.monotonic()
+                if not _session_alive(ws):
+                    await ws.close(code=1008, reason="session ended")
+                    break
             alert = await sub.aget(1.0)
             if alert is not None:
                 await ws.send_text(json.dumps(alert, ensure_ascii=False))

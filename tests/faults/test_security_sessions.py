@@ -143,3 +143,34 @@ def test_migration_3_upgrades_a_version_1_database(tmp_path):
 
     dict(MIGRATIONS)[3](store.engine)
     assert _thief(app, cookie).get("/api/me").status_code == 200
+
+
+def test_open_websocket_and_sse_streams_end_when_the_session_is_revoked(sec_dir, monkeypatch):
+    import httpx
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from pipeline.alerts.bus import AlertBus
+    from pipeline.web import live_api
+
+    monkeypatch.setattr(live_api, "REVALIDATE_S", 0.3)
+    monkeypatch.setattr(live_api, "HEARTBEAT_S", 0.3)
+    app = create_app(sec_dir, alert_bus=AlertBus())
+    with sh.serve(app) as base:
+        owner, csrf = sh.api_login(base, "vic")
+        cookie = owner.cookies.get(SESSION_COOKIE)
+        hdr = {"Cookie": f"{SESSION_COOKIE}={cookie}"}
+        with connect(base.replace("http", "ws") + "/ws/events", additional_headers=hdr, open_timeout=10) as ws, \
+                httpx.Client(base_url=base, timeout=30, headers=hdr) as thief, \
+                thief.stream("GET", "/api/events/stream") as sse:
+            ws.send('{"ping": 1}')
+            assert ws.recv(timeout=10) == '{"pong":1}'
+            lines = sse.iter_lines()
+            assert next(lines) == ": connected"
+            assert owner.post("/logout", headers={"X-CSRF-Token": csrf}).status_code in (200, 303)
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    ws.recv(timeout=10)
+            assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "session ended"
+            rest = list(lines)  # the stream ends (it does not wait for the next alert for ever)
+            assert "event: logout" in rest
