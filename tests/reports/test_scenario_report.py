@@ -44,7 +44,7 @@ def analysed(tmp_path_factory, data_dir, models_dir):
     cfg.write_text(cfg_text, encoding="utf-8")
     data = root / "data"
     rc = main(["analyze", str(data_dir / sc["clip"]), "--config", str(cfg), "--camera", sc["camera"], "--out",
-               str(data), "--start", START.isoformat(), "--fps", "2", "--no-progress"])
+               str(data), "--start", START.isoformat(), "--no-progress"])  # at the scenario's own 4 fps
     assert rc == 0
     out = root / "report"
     assert main(["report", "--date", DAY.isoformat(), "--data", str(data), "--out", str(out), "--no-pdf"]) == 0
