@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "pipeline.commands.report_cmd",
     "pipeline.commands.run_cmd",
     "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
+    "pipeline.commands.train_cmd",
 ]
 
 
