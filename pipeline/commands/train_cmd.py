@@ -18,7 +18,7 @@ from pipeline.core.errors import ConfigError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="fine-tune the phone detector (needs counterwatch[ultralytics])")
+    p = sub.add_parser("train", help="fine-tune the phone detector (needs counterwatch[ultralytics])", allow_abbrev=False)
     p.add_argument("--dataset", help="dataset YAML (sources, class map, splits): e.g. configs/train/phone.yaml")
     p.add_argument(
         "--data-root",
