@@ -41,6 +41,7 @@ COMMAND_MODULES = [
     "pipeline.commands.doctor_cmd",
     "pipeline.commands.bench_logins",  # adds `bench logins`
     "pipeline.commands.bench_pipeline",  # adds `bench pipeline`
+    "pipeline.commands.train_cmd",
 ]
 
 

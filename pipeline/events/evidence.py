@@ -17,7 +17,7 @@ from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.clips import ClipRecorder, clip_relpath
-from pipeline.events.snapshot import render_snapshot, write_snapshot
+from pipeline.events.snapshot import blur_regions, render_snapshot, write_snapshot
 from pipeline.events.store import EventStore
 from pipeline.rules.articles import ARTICLES
 from pipeline.rules.base import RULES
@@ -86,6 +86,7 @@ class EvidenceRecorder:
         try:
             img = self._annotate(ev, frame, res, blur)
             write_snapshot(self.out_dir / rel_snap, img)
+            self._write_crop(ev, frame, blur)
             self.store.set_evidence(ev.event_id, snapshot=rel_snap, clip=rel_clip, status="pending")
         except OutputError as exc:
             log.error("camera %s: %s", self.camera.id, exc)
@@ -99,6 +100,18 @@ class EvidenceRecorder:
                 continue
             del self._unsaved[eid]
             log.info("camera %s: clip result of event %s stored after a retry", self.camera.id, eid)
+    def _write_crop(self, ev: Event, frame: Frame, blur: list[np.ndarray]) -> None:
+        """The raw region the phone step saw (details crop_box), for `counterwatch train dataset`."""
+        box = (ev.details or {}).get("crop_box")
+        if not (isinstance(box, (list, tuple)) and len(box) == 4):
+            return
+        x1, y1, x2, y2 = (int(v) for v in box)
+        x1, y1, x2, y2 = max(0, x1), max(0, y1), min(frame.width, x2), min(frame.height, y2)
+        if x2 - x1 < 4 or y2 - y1 < 4:
+            return
+        crop = frame.image[y1:y2, x1:x2].copy()
+        blur_regions(crop, [np.asarray(b[:4], np.float64) - [x1, y1, x1, y1] for b in blur])
+        write_snapshot(self.out_dir / f"snapshots/{ev.event_id}_crop.jpg", crop)
 
     def _annotate(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> np.ndarray:
         size = (frame.width, frame.height)
