@@ -55,3 +55,17 @@ def test_doctor_lists_everything_missing_at_once(tmp_path):
     assert {line.split()[1] for line in run.stdout.splitlines() if line[:8].strip() in ("ok", "MISSING")} >= {
         "config", "model", "sample", "system", "python", "data"}
     assert "problem(s):" in run.stdout
+
+
+def test_analyze_names_every_missing_model_before_creating_the_folder(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not looked at: the models are checked first")
+    cfg = tmp_path / "site.yaml"
+    cfg.write_text("models:\n  detector: {model: /nonexistent/det.onnx}\n  pose: {model: /nonexistent/pose.tflite}\n",
+                   encoding="utf-8")
+    out = tmp_path / "out"
+    run = _cli("analyze", str(clip), "--config", str(cfg), "--out", str(out))
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "/nonexistent/det.onnx" in lines[0] and "/nonexistent/pose.tflite" in lines[0]
+    assert "counterwatch doctor" in lines[0] and not out.exists()

@@ -78,6 +78,12 @@ def run(args: argparse.Namespace) -> int:
     missing = [v for v in args.videos if not Path(v).exists()]
     if missing:  # before the models load and before the data folder is created
         raise SourceError("; ".join(f"{v}: video file not found" for v in missing))
+    from pipeline.commands.doctor_cmd import check_models
+    from pipeline.core.errors import ModelNotFoundError
+
+    no_model = [c.detail for c in check_models([(Path(args.config), cfg)]) if not c.ok]
+    if no_model:  # every missing model at once, before the data folder is created
+        raise ModelNotFoundError("; ".join(no_model) + " (`counterwatch doctor` lists everything missing)")
     jobs = [(v, args.camera) for v in args.videos] or camera_sources(cfg, args.config, args.camera)
     out = Path(args.out)
     store = EventStore.for_dir(out, args.db_url)

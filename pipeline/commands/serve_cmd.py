@@ -37,6 +37,13 @@ def _serve(args: argparse.Namespace) -> int:
     bus = AlertBus()  # fed by the database: events written by analyze, batch or another run
     app = create_app(Path(args.data), config_path=Path(args.config) if args.config else None,
                      db_url=args.db_url, secure_cookie=args.secure_cookie, alert_bus=bus)
+    if app.state.config is None:  # names, hours and time zone from the config the data was analysed with
+        from pipeline.events.siteconfig import CONFIG_FILE, load_stored
+
+        app.state.config = load_stored(args.data)
+        if app.state.config is not None:
+            print(f"note: no --config: using {Path(args.data) / CONFIG_FILE} (stored by the analysis) for names and "
+                  "hours; the zone editor needs --config")
     cfg = app.state.config
     if cfg is not None:
         from pipeline.core.sitetime import use_site_timezone

@@ -134,12 +134,29 @@ def differences(a: SiteConfig, b: SiteConfig) -> list[str]:
     return sorted(out)
 
 
+POST_ZONES = ("seat", "desk", "customer")
+CAMERA_ZONES = ("waiting", "staff_area", "verticals")
+
+
+def _without_zones(cfg: SiteConfig) -> dict[str, Any]:
+    """The config with zone geometry left out: what the report reads (names, hours, roster, rules)."""
+    d = _plain(cfg)
+    for cam in d.get("cameras") or []:
+        for k in CAMERA_ZONES:
+            cam.pop(k, None)
+        for post in cam.get("posts") or []:
+            for k in POST_ZONES:
+                post.pop(k, None)
+    return d
+
+
 def config_for_report(data_dir: str | Path, day: dt.date, config_path: str | None, *,
                       override: bool = False) -> tuple[SiteConfig | None, list[str]]:
     """The config a report of `day` uses, and warnings to print.
 
-    No --config: the stored one. A --config equal to the stored one: fine. A --config
-    that differs: ConfigError, unless `override` (then a warning). No stored config
+    No --config: the stored one. A --config equal to the stored one: fine. One that differs
+    only in zone geometry (a zone edit since the analysis): a warning. One that differs in
+    what the report reads: ConfigError, unless `override` (then a warning). No stored config
     (a folder analysed by an older version): the --config, or None with a warning.
     """
     from pipeline.config.loader import load_config
@@ -160,6 +177,10 @@ def config_for_report(data_dir: str | Path, day: dt.date, config_path: str | Non
         return given, warnings
     diff = ", ".join(differences(stored, given))
     where = Path(data_dir) / CONFIG_FILE
+    if _without_zones(given) == _without_zones(stored):  # a zone edit since: nothing the report reads changed
+        warnings.append(f"warning: --config {config_path} has other zones than the site config the data was "
+                        f"analysed with ({where}, {diff}); the report does not use zones, so it goes on")
+        return given, warnings
     if not override:
         raise ConfigError(f"--config {config_path}: differs from the site config {data_dir} was analysed with "
                           f"({where}) in {diff}; omit --config to use the stored one, or add --config-override "

@@ -143,6 +143,13 @@ def test_where_was_window_1_between_ten_and_half_past(day_server, browser):
     ctx.close()
 
 
+def test_serve_without_config_names_posts_from_the_stored_config(day_server):
+    with httpx.Client(base_url=day_server) as c:
+        assert c.post("/api/login", json={"username": "vic", "password": PASSWORD}).status_code == 200
+        html = c.get("/?since=2026-11-26&until=2026-11-26").text
+        assert "1号窗口" in html and "2号窗口" in html
+
+
 def test_day_view_needs_a_login_and_rejects_bad_input(day_server):
     r = httpx.get(day_server + "/day?post=P1", follow_redirects=False)
     assert r.status_code in (303, 401)
