@@ -41,10 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace, day: dt.date, out: str) -> int:
     import sys
 
+    from pipeline.core.sitetime import use_site_timezone
     from pipeline.events.siteconfig import config_for_report
     from pipeline.reports.build import build_report
 
     cfg, warnings = config_for_report(args.data, day, args.config, override=getattr(args, "config_override", False))
+    if cfg is not None:
+        use_site_timezone(cfg)  # the day's hours and times are the site's local time
     for line in warnings:
         print(line, file=sys.stderr)
     files = build_report(args.data, day, out, lang=args.lang, cfg=cfg, ui_url=args.ui_url, db_url=args.db_url,
