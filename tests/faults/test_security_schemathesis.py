@@ -46,7 +46,7 @@ def test_schemathesis_finds_no_5xx_and_no_schema_mismatch(sec_dir, tmp_path):
                "--generation-database", "none", "--request-timeout", "60", "--workers", "1", "--no-shrink",
                # a stream does not end: checked by the live tests instead
                "--exclude-path", "/api/events/stream"]
-        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path,  # its cache goes there
                              env={**os.environ, "NO_COLOR": "1"})
         summary = res.stdout[-6000:]
         print(summary)
