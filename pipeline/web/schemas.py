@@ -170,3 +170,4 @@ class ZonesSaved(ZonesOut):
 
 class ErrorOut(BaseModel):
     detail: str | list[str]
+    message: str | list[str] | None = None  # `detail` in the request's language (absent on 400/413 from the guard)

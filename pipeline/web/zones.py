@@ -229,6 +229,7 @@ def write_atomic_with_backup(path: Path, text: str, keep_backups: int = 10) -> P
             n += 1
             backup = target.with_name(f"{target.name}.bak-{stamp}-{n}")
         shutil.copy2(target, backup)
+        os.chmod(backup, 0o600)  # backups are private, whatever the config's own mode
         os.utime(backup)  # the backup's age is when it was taken (pruning goes by it)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:

@@ -84,3 +84,15 @@ def test_files_left_world_readable_are_tightened(tmp_path, monkeypatch, capsys):
         if (tmp_path / name).exists():
             assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     store.close()
+
+
+def test_zone_backups_are_private(tmp_path):
+    from pipeline.web.zones import write_atomic_with_backup
+
+    cfg = tmp_path / "site.yaml"
+    cfg.write_text("a: 1\n")
+    os.chmod(cfg, 0o644)  # a config readable by all, as an admin may keep it
+    backup = write_atomic_with_backup(cfg, "a: 2\n")
+    assert backup is not None and backup.read_text() == "a: 1\n"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert stat.S_IMODE(cfg.stat().st_mode) == 0o644 and cfg.read_text() == "a: 2\n"  # the config keeps its mode
