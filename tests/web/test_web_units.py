@@ -51,7 +51,7 @@ def test_every_string_the_templates_use_is_translated():
     for f in (Path(pipeline.web.__file__).parent / "templates").glob("*.html"):
         used |= set(re.findall(r"""\bt\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
     prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s) and the like
-    assert prefixes == {"reason_", "role_", "sev_", "state_", "verdict_"}
+    assert prefixes == {"day_source_", "day_state_", "reason_", "role_", "sev_", "state_", "verdict_"}
     used -= prefixes
     from pipeline.web.auth import ROLES
     from pipeline.web.i18n import REASONS, SEVERITIES, VERDICTS
@@ -59,6 +59,8 @@ def test_every_string_the_templates_use_is_translated():
     used |= {f"reason_{r}" for r in REASONS} | {f"role_{r}" for r in ROLES} | {f"sev_{s}" for s in SEVERITIES}
     used |= {f"verdict_{v}" for v in (*VERDICTS, "none", "withdrawn")}
     used |= {f"state_{s}" for s in ("online", "connecting", "reconnecting", "offline", "unknown")}
+    used |= {f"day_source_{s}" for s in ("batch", "live", "none")}
+    used |= {f"day_state_{s}" for s in ("present", "absent", "unknown")}
     assert len(used) > 40
     assert used <= set(STRINGS), sorted(used - set(STRINGS))
 
