@@ -207,3 +207,24 @@ def test_live_indicator_knows_what_is_pushed(web_dir, login):
         c2.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
         page = c2.get("/").text
         assert 'data-live-mode="tail"' in page and "跟踪数据库中的新事件" in page
+
+
+def test_names_from_the_config_stored_with_the_data(web_dir):
+    """`serve` without --config: the names come from the config the data folder was analysed with."""
+    from fastapi.testclient import TestClient
+
+    from pipeline.config.loader import load_config
+    from pipeline.events.siteconfig import remember
+    from pipeline.web.app import create_app
+
+    plain = create_app(web_dir)
+    with TestClient(plain) as c:
+        c.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
+        assert c.get("/api/events/ev_headdown").json()["post_name"] == "P2"  # nothing stored: ids
+    remember(web_dir, load_config(DEMO_CONFIG), origin=str(DEMO_CONFIG), command="analyze")
+    app2 = create_app(web_dir)
+    with TestClient(app2) as c:
+        c.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
+        assert c.get("/api/events/ev_headdown").json()["post_name"] == "2号窗口"
+        assert '<option value="P4" >4号窗口 (P4)</option>' in c.get("/review").text
+        assert {p["name"] for p in c.get("/api/board").json()["posts"]} >= {"1号窗口", "2号窗口"}
