@@ -164,7 +164,7 @@ class ReportQuery:
                     "post_id": row.post_id, "rule_id": row.rule_id, "article": row.article,
                     "severity": row.severity, "state": row.state, "wall_start": row.wall_start, "wall_end": end,
                     "duration_s": max(0.0, (end - row.wall_start).total_seconds()), "details": row.details or {},
-                    "snapshot": snap, "clip": clip, "verdict": verdict, "recording": row.recording,
+                    "snapshot": snap, "clip": clip, "verdict": _current(verdict), "recording": row.recording,
                 })
         return out
 
@@ -237,8 +237,13 @@ class ReportQuery:
             for wall, source, verdict in s.execute(q):
                 c = out[(wall.date(), source)]
                 c["events"] += 1
-                c[verdict or "unreviewed"] += 1
+                c[_current(verdict) or "unreviewed"] += 1
         return out
+
+
+def _current(verdict: str | None) -> str | None:
+    """The latest review's verdict as the event's state: an undone verdict ("withdrawn") is unreviewed."""
+    return None if verdict == "withdrawn" else verdict
 
 
 def _posts(cfg: SiteConfig | None, events: list[dict[str, Any]], timeline: dict[str, list[Interval]]) -> list[PostInfo]:

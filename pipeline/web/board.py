@@ -31,7 +31,7 @@ from pipeline.live.health import DOWN_STATES
 from pipeline.web.auth import ViewerUser
 from pipeline.web.i18n import get_lang, render, rule_name
 from pipeline.web.live_api import camera_rows
-from pipeline.web.names import names_of
+from pipeline.web.names import names_of, site_config_of
 
 router = APIRouter()
 OPEN_ALERTS_MAX = 30
@@ -51,7 +51,7 @@ def _centroid(poly: Any) -> tuple[float, float]:
 
 def board_posts(app: Any) -> list[dict[str, Any]]:
     """The posts in hall order: from the config, else the posts seen in the database."""
-    cfg = getattr(app.state, "config", None)
+    cfg = site_config_of(app)
     names = names_of(app)
     out: list[dict[str, Any]] = []
     if cfg is not None:
@@ -120,7 +120,7 @@ def _cameras(app: Any, now: float) -> list[dict[str, Any]]:
     names = names_of(app)
     rows = camera_rows(app)
     outages = _open_outages(app.state.store)
-    cfg = getattr(app.state, "config", None)
+    cfg = site_config_of(app)
     known = {r["camera_id"] for r in rows}
     if cfg is not None:  # configured cameras with no state yet are "unknown", not missing
         rows += [{"camera_id": c.id, "state": "unknown", "fps": 0.0, "drop_rate": 0.0, "latency_s": 0.0,
@@ -189,7 +189,7 @@ def board_state(app: Any, lang: str, now: float | None = None) -> dict[str, Any]
 
 
 def _duties(app: Any, by_post: dict[str, dict[str, Any]], now: float) -> list[dict[str, Any]]:
-    cfg = getattr(app.state, "config", None)
+    cfg = site_config_of(app)
     if cfg is None:
         return []
     names = names_of(app)
@@ -215,7 +215,7 @@ def _duties(app: Any, by_post: dict[str, dict[str, Any]], now: float) -> list[di
 
 def _queue(app: Any, snap: dict[str, Any] | None) -> dict[str, Any]:
     """People in the waiting areas of the cameras that have one (live only; None when unknown)."""
-    cfg = getattr(app.state, "config", None)
+    cfg = site_config_of(app)
     cams = [c.id for c in cfg.cameras if c.enabled and c.waiting] if cfg is not None else []
     if not cams:
         return {"waiting": None, "configured": False, "by_camera": {}}
@@ -236,7 +236,7 @@ def api_board(request: Request, user: ViewerUser) -> dict[str, Any]:
 
 @router.get("/board", response_class=HTMLResponse, include_in_schema=False)
 def page_board(request: Request, user: ViewerUser):
-    cfg = getattr(request.app.state, "config", None)
+    cfg = site_config_of(request.app)
     site = cfg.site.name or cfg.site.id if cfg is not None else ""
     from pipeline.web.review_api import live_mode
 

@@ -403,6 +403,20 @@ DETAIL_PHRASES: dict[str, tuple[str, str, str]] = {
     "hip_width": ("髋宽（身体尺度）", "hip width (body scales)", "x"),
     "shin": ("小腿长度（身体尺度）", "shin length (body scales)", "x"),
     "shoulder_width": ("肩宽（占身高）", "shoulder width (share of body height)", "x"),
+    "box_top_above_shoulder": ("检测框顶部高出肩线（身体尺度）", "box top above shoulder line (body scales)", "x"),
+    "face": ("面朝", "facing", "cue"),
+    "moving": ("正在移动", "moving", "bool"),
+    "recline_deg": ("后仰角度", "reclined by", "deg"),
+    "upright_ref_deg": ("端坐基准角度", "upright reference angle", "deg"),
+    "crop_box": ("复检裁剪区域（像素）", "re-check crop (pixels)", "box"),
+    "phone_box": ("手机位置（像素）", "phone position (pixels)", "box"),
+    "evidence": ("出现手机的帧", "frames showing the phone", ""),
+    "phone_frames_t": ("手机出现时刻（秒）", "phone seen at (s)", "list"),
+    "phone_score_max": ("手机最高得分", "highest phone score", "pct"),
+    "forearm_from_vertical_deg": ("前臂偏离竖直", "forearm from vertical", "deg"),
+    "wrist_to_face": ("手腕到面部（身体尺度）", "wrist to face (body scales)", "x"),
+    "not_visible": ("不可判断的原因", "not judged because", ""),
+    "series": ("测量序列", "measurement series", "series"),
 }
 
 # keys shown through another key (a_name repeats a_staff's name, duty_id the duty's name) or not for people
@@ -419,6 +433,7 @@ CUE_WORDS: dict[str, tuple[str, str]] = {
     "late": ("迟到", "late"),
     "early_leave": ("早退", "left early"),
     "hall_lead": ("客服中心负责人", "hall lead"),
+    "forward": ("正前方", "forward"),
     "supervisor": ("督导", "supervisor"),
     "A": ("A角", "A role"),
     "B": ("B角", "B role"),
@@ -453,6 +468,14 @@ def _fmt_value(v: Any, unit: str, lang: str, names: Any = None) -> str:
     if unit == "box" and isinstance(v, (list, tuple)) and len(v) == 4:
         x1, y1, x2, y2 = (round(float(x)) for x in v)
         return f"({x1}, {y1}) – ({x2}, {y2}) px"
+    if unit == "series" and isinstance(v, dict):  # {"measure", "min", "median", "max", "n"} over the event
+        m = DETAIL_PHRASES.get(str(v.get("measure", "")))
+        sub = m[2] if m else ""
+        lo, mid, hi = (_fmt_value(v.get(k), sub, lang) for k in ("min", "median", "max"))
+        name = (m[1] if lang == "en" else m[0]) if m else str(v.get("measure", ""))
+        n = v.get("n", "")
+        return (f"{name}: {lo} – {hi}, median {mid}, {n} frames" if lang == "en"
+                else f"{name}：{lo} – {hi}，中位数 {mid}，{n} 帧")
     if unit == "bool" or isinstance(v, bool):
         return t("yes" if v else "no", lang)
     if v is None:

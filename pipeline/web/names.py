@@ -1,9 +1,10 @@
 """Display names of posts, cameras and staff, from the site config.
 
 The database stores ids (`P4`, `cam5`, `zhao`); a supervisor knows 4号窗口, 办公区 CAM 5
-and 赵磊. Pages show the configured name and keep the id as secondary text. Without a
-config (or for an id the config does not know, e.g. a camera removed since) the id is
-shown as it is.
+and 赵磊. Pages show the configured name and keep the id as secondary text. The config is
+the served one (`--config`), else the one stored with the data folder by the run that
+analysed it. Without either (or for an id the config does not know, e.g. a camera removed
+since) the id is shown as it is.
 """
 
 from __future__ import annotations
@@ -48,9 +49,27 @@ class Names:
         return bool(camera_id) and self.cameras.get(camera_id or "", camera_id) != camera_id
 
 
+def site_config_of(app: Any) -> Any:
+    """The served config, else the one stored in the data folder (read once), else None."""
+    cfg = getattr(app.state, "config", None)
+    if cfg is not None:
+        return cfg
+    stored = getattr(app.state, "_stored_config", False)
+    if stored is False:
+        from pipeline.core.errors import ConfigError
+        from pipeline.events.siteconfig import load_stored
+
+        try:
+            stored = load_stored(app.state.data_dir)
+        except ConfigError:
+            stored = None
+        app.state._stored_config = stored
+    return stored
+
+
 def names_of(app: Any) -> Names:
     """The Names of the app's current config (rebuilt when the config object changes, e.g. a zone save)."""
-    cfg = getattr(app.state, "config", None)
+    cfg = site_config_of(app)
     cached = getattr(app.state, "_names", None)
     if cached is not None and cached[0] is cfg:
         return cached[1]

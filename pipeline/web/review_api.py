@@ -33,7 +33,7 @@ from pipeline.web.i18n import (
     render,
     rule_name,
 )
-from pipeline.web.names import Names, names_of
+from pipeline.web.names import Names, names_of, site_config_of
 from pipeline.web.schemas import (
     BulkVerdictOut,
     BulkVerdictRequest,
@@ -211,7 +211,7 @@ def filter_choices(request: Request) -> dict[str, list[str]]:
         cams = set(s.scalars(select(EventRow.camera_id).distinct()))
         posts = {p for p in s.scalars(select(EventRow.post_id).distinct()) if p}
         rules = set(s.scalars(select(EventRow.rule_id).distinct()))
-    cfg = getattr(request.app.state, "config", None)
+    cfg = site_config_of(request.app)
     if cfg is not None:
         cams |= {c.id for c in cfg.cameras}
         posts |= {p.id for c in cfg.cameras for p in c.posts}

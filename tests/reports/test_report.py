@@ -166,3 +166,22 @@ def test_report_of_an_empty_day(seeded, tmp_path):
     files = build_report(seeded, dt.date(2026, 1, 1), tmp_path, cfg=seed.config(), pdf=False)
     assert files.events == 0 and files.source is None
     assert "当日无违规事件" in files.html.read_text(encoding="utf-8")
+
+
+def test_an_undone_verdict_counts_as_unreviewed(seeded, tmp_path):
+    """A dismissal undone in the review UI (latest review "withdrawn") is counted again, as unreviewed."""
+    import shutil
+
+    d = tmp_path / "data"
+    shutil.copytree(seeded, d)
+    store = EventStore.for_dir(d)
+    before = build_report_data(store, seed.DAY, seed.config())
+    store.add_review("ev11260000cam1", "dismissed", "false_alarm", "supervisor2")
+    store.add_review("ev11260000cam1", "withdrawn", "", "supervisor2", "undo")
+    after = build_report_data(store, seed.DAY, seed.config())
+    store.close()
+    assert len(after.counted) == len(before.counted) and after.dismissed == before.dismissed
+    ev = next(e for e in after.events if e["event_id"] == "ev11260000cam1")
+    assert ev["verdict"] is None
+    rows = {r["rule_id"]: r for r in after.verdicts}
+    assert all(r["confirmed"] + r["dismissed"] + r["unreviewed"] == r["total"] for r in rows.values())

@@ -350,7 +350,7 @@ def test_live_rows_and_bulk_confirm(live_server, browser):
     page.click("#bulk-undo")
     page.locator('tr[data-id="live0001"] td.verdict:has-text("未审核")').wait_for(timeout=10000)
     assert [r["verdict"] for r in live_server["store"].reviews("live0001")] == ["confirmed", "withdrawn"]
-    assert page.locator("#bulk-msg").inner_text().startswith("已撤销")
+    page.wait_for_function("() => document.getElementById('bulk-msg').innerText.startsWith('已撤销')")
     after = live_server["store"].reviews(second_id)
     assert [r["verdict"] for r in after][: len(second_before) + 1] == second_before + ["confirmed"]
     assert after[-1]["verdict"] == (second_before[-1] if second_before else "withdrawn")

@@ -31,8 +31,11 @@ def names() -> Names:
 def test_every_detail_key_a_rule_writes_has_a_label():
     """Scan the rules' dict literals: any string key there that reaches `details` needs a phrase."""
     not_details = {"details"}  # the roster helper nests its details under this key
+    not_details |= {"measure", "min", "median", "max", "n"}  # inside details["series"] (one label for all)
     keys: set[str] = set()
     for f in (REPO / "pipeline" / "rules").glob("*.py"):
+        if f.name == "upright.py":  # its dicts are the learned reference rows it stores, not event details
+            continue
         for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Dict):
                 keys |= {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
@@ -64,6 +67,9 @@ def test_ab_duty_details_use_names_and_both_languages(names):
     ({"box": [10.2, 20, 110.7, 80]}, "en", ["item position (pixels) (10, 20) – (111, 80) px"]),
     ({"call_role": "B"}, "zh", ["呼叫 B角"]),
     ({"track_ids": [3]}, "zh", []),
+    ({"series": {"measure": "recline_deg", "min": 3.0, "median": 12.4, "max": 21.0, "n": 14}}, "en",
+     ["measurement series reclined by: 3° – 21°, median 12°, 14 frames"]),
+    ({"face": "forward", "phone_score_max": 0.61}, "zh", ["面朝 正前方", "手机最高得分 61%"]),
 ])
 def test_more_detail_phrases(details, lang, expected):
     assert format_details(details, lang) == expected
@@ -201,3 +207,24 @@ def test_live_indicator_knows_what_is_pushed(web_dir, login):
         c2.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
         page = c2.get("/").text
         assert 'data-live-mode="tail"' in page and "跟踪数据库中的新事件" in page
+
+
+def test_names_from_the_config_stored_with_the_data(web_dir):
+    """`serve` without --config: the names come from the config the data folder was analysed with."""
+    from fastapi.testclient import TestClient
+
+    from pipeline.config.loader import load_config
+    from pipeline.events.siteconfig import remember
+    from pipeline.web.app import create_app
+
+    plain = create_app(web_dir)
+    with TestClient(plain) as c:
+        c.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
+        assert c.get("/api/events/ev_headdown").json()["post_name"] == "P2"  # nothing stored: ids
+    remember(web_dir, load_config(DEMO_CONFIG), origin=str(DEMO_CONFIG), command="analyze")
+    app2 = create_app(web_dir)
+    with TestClient(app2) as c:
+        c.post("/api/login", json={"username": "sam", "password": "correct-horse-1"})
+        assert c.get("/api/events/ev_headdown").json()["post_name"] == "2号窗口"
+        assert '<option value="P4" >4号窗口 (P4)</option>' in c.get("/review").text
+        assert {p["name"] for p in c.get("/api/board").json()["posts"]} >= {"1号窗口", "2号窗口"}

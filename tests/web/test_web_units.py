@@ -59,8 +59,8 @@ def test_every_string_the_templates_use_is_translated():
     used |= {f"reason_{r}" for r in REASONS} | {f"role_{r}" for r in ROLES} | {f"sev_{s}" for s in SEVERITIES}
     used |= {f"verdict_{v}" for v in (*VERDICTS, "none", "withdrawn")}
     used |= {f"state_{s}" for s in ("online", "connecting", "reconnecting", "offline", "unknown")}
-    used |= {f"day_state_{s}" for s in ("present", "absent", "unknown")}
     used |= {f"day_source_{s}" for s in ("batch", "live", "none")}
+    used |= {f"day_state_{s}" for s in ("present", "absent", "unknown")}
     assert len(used) > 40
     assert used <= set(STRINGS), sorted(used - set(STRINGS))
 
