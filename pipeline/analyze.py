@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import CounterwatchError, SourceError
+from pipeline.core.stages import stage
 from pipeline.core.types import Event
 from pipeline.events.evidence import EvidenceRecorder
 from pipeline.events.reconcile import Reconciler, recording_keys
@@ -124,7 +125,8 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                        f"t={ev.start_s:.1f}s severity={ev.severity}")
 
     sink = StoreSink(store, source=source, recording=str(path), on_committed=committed)
-    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps)
+    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps, references=store)
+    presence.settling = pipe.settling  # the vote's first seconds are recorded as unknown
     pipe.identify = reconciler
     finished: list[Event] = []
     t0 = time.perf_counter()
@@ -139,8 +141,9 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                 try:
                     for frame in src:
                         res = pipe.process(frame)
-                        evidence.on_frame(frame, res)
-                        presence.observe(res.facts)
+                        with stage("evidence"):
+                            evidence.on_frame(frame, res)
+                            presence.observe(res.facts)
                         finished += [e for e in res.events if e.state == "end"]
                         last_t = frame.timestamp_s
                         result.frames += 1

@@ -38,6 +38,10 @@ COMMAND_MODULES = [
     "pipeline.commands.run_cmd",
     "pipeline.commands.retention_cmd",
     "pipeline.commands.bench_cmd",  # after bench_models: adds `bench live`
+    "pipeline.commands.doctor_cmd",
+    "pipeline.commands.bench_logins",  # adds `bench logins`
+    "pipeline.commands.bench_pipeline",  # adds `bench pipeline`
+    "pipeline.commands.train_cmd",
 ]
 
 
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.live.logjson import install_json_logging
 
     install_json_logging()  # COUNTERWATCH_LOG_JSON=1: JSON lines for every command
+    old_umask = os.umask(0o077)  # data files (DB, WAL, events.jsonl, clips, backups) 0600, folders 0700
     try:
         rc = args.func(args)
     except CounterwatchError as exc:
@@ -70,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        os.umask(old_umask)
     return int(rc or 0)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -41,6 +42,12 @@ class ModelEntry:
     notes: str = ""
     export: str | None = None
     also_accepted_sha256: tuple[str, ...] = field(default_factory=tuple)
+    recipe: dict | None = None  # built, not downloaded: {weights: NAME.pt, imgsz: N, dynamic: bool}
+    offline: str = ""  # which file of the offline model folder stands in for this one
+
+    @property
+    def built(self) -> bool:
+        return self.recipe is not None
 
     def accepts(self, digest: str) -> bool:
         return digest == self.sha256 or digest in self.also_accepted_sha256
@@ -77,6 +84,15 @@ def load_manifest(path: str | Path = MANIFEST) -> list[ModelEntry]:
         for s in [sha, *item.get("also_accepted_sha256", [])]:
             if s is not None and (len(str(s)) != 64 or any(c not in "0123456789abcdef" for c in str(s))):
                 raise ConfigError(f"{where}: field 'sha256': {s!r} is not 64 lowercase hex digits")
+        recipe = item.get("recipe")
+        if recipe is not None:
+            if not isinstance(recipe, dict) or not str(recipe.get("weights", "")).endswith(".pt"):
+                raise ConfigError(f"{where}: field 'recipe' needs 'weights' (an Ultralytics .pt entry of this manifest)")
+            if not isinstance(recipe.get("imgsz"), int) or not 32 <= recipe["imgsz"] <= 4096:
+                raise ConfigError(f"{where}: field 'recipe.imgsz' must be an integer input size (32..4096)")
+            extra = set(recipe) - {"weights", "imgsz", "dynamic", "opset"}
+            if extra:
+                raise ConfigError(f"{where}: field 'recipe': unknown key(s) {', '.join(sorted(extra))}")
         item = dict(item)
         item["also_accepted_sha256"] = tuple(item.get("also_accepted_sha256", []))
         out.append(ModelEntry(**item))
@@ -116,6 +132,39 @@ def default_dest() -> Path:
     return Path(env) if env else PROJECT_MODELS
 
 
+def build(entry: ModelEntry, entries: list[ModelEntry], dest: Path, *, progress: bool = True,
+          timeout_s: float = 30.0, force: bool = False) -> tuple[Path, str]:
+    """Make a recipe entry: fetch its official weights, export them with the `ultralytics` extra.
+
+    The export goes to a hidden .part file first and is renamed into place only when it
+    loads in onnxruntime, so a failed export never leaves a usable-looking file.
+    """
+    dest = Path(dest)
+    target = dest / entry.file
+    if target.is_file() and not force:
+        return target, sha256_file(target)
+    recipe = entry.recipe or {}
+    weights = find_entry(entries, recipe["weights"])
+    pt, _ = fetch(weights, dest, progress=progress, timeout_s=timeout_s)
+    from pipeline.detectors.ultralytics_backend import import_ultralytics
+
+    yolo_cls = import_ultralytics(f"models fetch {entry.name} (an export recipe)")
+    dynamic = bool(recipe.get("dynamic", False))
+    out = Path(yolo_cls(str(pt)).export(format="onnx", imgsz=int(recipe["imgsz"]), dynamic=dynamic, simplify=True,
+                                        opset=int(recipe.get("opset", 17))))
+    tmp = dest / f".{entry.file}.part"
+    shutil.move(str(out), tmp)
+    try:
+        import onnxruntime as ort
+
+        ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise FetchError(f"export of {entry.name} from {weights.file} does not load in onnxruntime: {exc}") from None
+    os.replace(tmp, target)
+    return target, sha256_file(target)
+
+
 def fetch(
     entry: ModelEntry, dest: Path, *, progress: bool = True, timeout_s: float = 30.0, force: bool = False
 ) -> tuple[Path, str]:
@@ -133,6 +182,11 @@ def fetch(
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(f"cannot create models folder {dest}: {exc.strerror}") from None
+    shipped = PROJECT_MODELS / entry.file  # a model the project ships in git (models/counterwatch_phone.onnx)
+    if shipped.is_file() and entry.sha256 and entry.accepts(sha256_file(shipped)):
+        if shipped.resolve() != target.resolve():
+            shutil.copy2(shipped, target)
+        return target, entry.sha256
     tmp = dest / f".{entry.file}.part"
     h = hashlib.sha256()
     try:

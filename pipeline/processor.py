@@ -15,17 +15,21 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.config.models import CameraConfig, SiteConfig, rule_params
+from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, SiteConfig, rule_params
 from pipeline.core.errors import OutputError
 from pipeline.core.hours import rule_active
+from pipeline.core.stages import count, stage
 from pipeline.core.types import Detections, Event, Frame
+from pipeline.gating import MotionGate, TrackMemo
 from pipeline.rules.base import RULES, Rule, RuleContext
+from pipeline.rules.upright import UprightModel
 from pipeline.scene.assign import SceneAssigner
 from pipeline.scene.facts import SceneFacts
 from pipeline.scene.roi import post_rois
 from pipeline.tracking.bytetrack import PersonTracker
 
 log = logging.getLogger(__name__)
+UPRIGHT_SAVE_EVERY_S = 60.0  # learned upright references are written to the store at most this often
 
 
 class EventSink(Protocol):
@@ -37,6 +41,27 @@ class Models:
     detector: Any
     pose: Any | None
     cascade: Any | None
+    crop_pose: Any | None = None  # YOLO-pose for the post crops (batched); None: the pose model's
+
+
+@dataclass
+class PerceiveMemory:
+    """Per-camera memory of what each model last found, for motion gating and cadence."""
+
+    gating: GatingConfig
+    cadence: CadenceConfig
+    gate: MotionGate = field(init=False)
+    poses: TrackMemo = field(default_factory=TrackMemo)
+    phones: TrackMemo = field(default_factory=TrackMemo)
+
+    def __post_init__(self) -> None:
+        self.gate = MotionGate(self.gating)
+
+    def still_limit(self, limit_s: float, still: bool) -> float:
+        """How long a result may be reused: the cadence, or up to the refresh bound in a still region."""
+        if still and self.gating.enabled:
+            return max(limit_s, self.gating.refresh_s)
+        return limit_s
 
 
 def build_models(cfg: SiteConfig) -> Models:
@@ -44,8 +69,14 @@ def build_models(cfg: SiteConfig) -> Models:
     from pipeline.detectors.cascade import build_cascade
     from pipeline.detectors.registry import build_detector, build_pose
 
+    crop_pose = None
+    if cfg.models.post_crops and cfg.models.post_crops_model and cfg.models.pose.type == "yolo_pose":
+        from pipeline.detectors.yolo_pose import YoloPoseModel
+
+        crop_pose = YoloPoseModel(cfg.models.post_crops_model, conf_threshold=cfg.models.pose.conf_threshold,
+                                  threads=cfg.models.pose.threads)
     return Models(detector=build_detector(cfg.models.detector), pose=build_pose(cfg.models.pose),
-                  cascade=build_cascade(cfg.models.phone_cascade, cfg.models.detector))
+                  cascade=build_cascade(cfg.models.phone_cascade, cfg.models.detector), crop_pose=crop_pose)
 
 
 def split_persons(dets: Detections) -> tuple[Detections, Detections]:
@@ -77,15 +108,19 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area - inter, 1e-6)
 
 
-def roi_persons(models: Models, frame: Frame, rois: list[np.ndarray]) -> Detections:
-    """Persons with keypoints from the YOLO-pose model run on each post's crop (frame pixels)."""
-    infer = getattr(getattr(models.pose, "model", None), "infer", None)
-    if infer is None or not rois:
-        return Detections.empty()
+def roi_persons_each(models: Models, frame: Frame, rois: list[np.ndarray]) -> list[Detections]:
+    """Persons with keypoints found on each post crop (frame pixels), all crops in one batch when the model allows."""
+    model = models.crop_pose or getattr(models.pose, "model", None)
+    if model is None or not rois:
+        return [Detections.empty() for _ in rois]
+    boxes = [tuple(int(v) for v in r) for r in rois]
+    crops = [frame.image[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes]
+    batch = getattr(model, "infer_batch", None)
+    outs = batch(crops) if batch is not None else [model.infer(c) for c in crops]
     parts = []
-    for x1, y1, x2, y2 in (r.astype(int) for r in rois):
-        bx, sc, kp, kc = infer(frame.image[y1:y2, x1:x2])
+    for (x1, y1, _, _), (bx, sc, kp, kc) in zip(boxes, outs, strict=True):
         if not len(bx):
+            parts.append(Detections.empty())
             continue
         off = np.array([x1, y1], np.float32)
         n = len(bx)
@@ -94,10 +129,31 @@ def roi_persons(models: Models, frame: Frame, rois: list[np.ndarray]) -> Detecti
             class_id=np.zeros(n, np.int64), class_name=np.full(n, "person", dtype=object),
             keypoints=(kp + off).astype(np.float32), keypoint_conf=kc.astype(np.float32),
         ))
+    return parts
+
+
+def merge_roi_persons(parts: list[Detections]) -> Detections:
     out = Detections.empty()
     for part in parts:  # neighbouring crops overlap: keep one box per person
-        out = nms_merge(out, part, iou=0.4) if len(out) else part
+        if len(part):
+            out = nms_merge(out, part, iou=0.4) if len(out) else part
     return out
+
+
+def roi_persons(models: Models, frame: Frame, rois: list[np.ndarray]) -> Detections:
+    """Persons with keypoints from the YOLO-pose model run on each post's crop (frame pixels)."""
+    return merge_roi_persons(roi_persons_each(models, frame, rois))
+
+
+def _in_still(boxes: np.ndarray, rois: list[np.ndarray], due: list[bool]) -> np.ndarray:
+    """Per box: its centre lies in a post region that was not analysed this frame (and in no due one)."""
+    out = np.zeros(len(boxes), bool)
+    if not rois or not len(boxes):
+        return out
+    cx, cy = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+    inside = np.array([(cx >= r[0]) & (cx <= r[2]) & (cy >= r[1]) & (cy <= r[3]) for r in rois])  # (rois, n)
+    d = np.asarray(due, bool)[:, None]
+    return (inside & ~d).any(axis=0) & ~(inside & d).any(axis=0)
 
 
 def _with_pose_slots(d: Detections) -> Detections:
@@ -108,23 +164,51 @@ def _with_pose_slots(d: Detections) -> Detections:
 
 def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: PersonTracker | None,
              pose_staff_only: bool = True, rois: list[np.ndarray] | None = None,
+             memory: PerceiveMemory | None = None,
              ) -> tuple[Detections, Detections, tuple[list[str], list[str | None], list[bool]]]:
     """Detection, post crops, tracking, pose and the phone cascade for one frame.
 
     Returns (persons, objects, assignment); the assignment (roles, posts, staff-area
-    flags from `SceneAssigner.roles`) is handed on to `SceneAssigner.facts`.
+    flags from `SceneAssigner.roles`) is handed on to `SceneAssigner.facts`. With a
+    `memory`, post regions where nothing moved reuse their last crop persons, and pose
+    and the phone step run per track on their cadence; without one every model runs.
     """
-    dets = models.detector.detect(frame)
+    t = frame.timestamp_s
+    with stage("detect"):
+        dets = models.detector.detect(frame)
     persons, objects = split_persons(dets)
+    due: list[bool] = []
     if rois:
-        near = roi_persons(models, frame, rois)
+        with stage("gate"):
+            due = memory.gate.due(frame.image, t, rois) if memory is not None else [True] * len(rois)
+        todo = [r for r, d in zip(rois, due, strict=True) if d]
+        fresh: list[Detections] = []
+        if todo:
+            with stage("post_crops"):
+                fresh = roi_persons_each(models, frame, todo)
+        count("post_crops_run", len(todo))
+        count("post_crops_reused", len(rois) - len(todo))
+        parts, it = [], iter(fresh)
+        for i, d in enumerate(due):
+            if d:
+                part = next(it)
+                if memory is not None:
+                    memory.gate.store(i, part)
+            else:
+                part = memory.gate.result(i) if memory is not None else None
+            parts.append(part if part is not None else Detections.empty())
+        near = merge_roi_persons(parts)
         if len(near):
             persons = nms_merge(_with_pose_slots(near), _with_pose_slots(persons), iou=0.4)
     if tracker is not None:
-        persons = tracker.update(persons, frame.timestamp_s)
+        with stage("track"):
+            persons = tracker.update(persons, t)
     size = (frame.width, frame.height)
-    assigned = assigner.roles(persons, size)
+    with stage("scene"):
+        assigned = assigner.roles(persons, size)
     roles = assigned[0]
+    still = _in_still(persons.xyxy, rois or [], due) if memory is not None else np.zeros(len(persons), bool)
+    tids = persons.tracker_id if persons.tracker_id is not None else np.zeros(len(persons), np.int64)
     if models.pose is not None and len(persons):
         if pose_staff_only:  # with zones, only staff are judged; without, everyone counts as staff
             judged = np.array([r == "staff" or (r == "unknown" and not assigner.has_zones) for r in roles])
@@ -132,19 +216,83 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
             judged = np.ones(len(persons), bool)
         if persons.keypoint_conf is not None:  # crops already gave these persons a skeleton
             judged &= persons.keypoint_conf.max(axis=1) == 0
+        base = _with_pose_slots(persons)
+        kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
+        changed = False
+        if memory is not None and judged.any():  # a tracked person who did not move keeps their skeleton
+            cad = memory.cadence
+            for i in np.flatnonzero(judged):
+                got = memory.poses.get(int(tids[i]), t, persons.xyxy[i],
+                                       memory.still_limit(cad.pose_s, bool(still[i])), cad.move_iou)
+                if got is not None:
+                    shift = (persons.xyxy[i, :2] + persons.xyxy[i, 2:] - got[0][:2] - got[0][2:]) / 2
+                    kps[i], kpc[i] = got[1] + shift, got[2]
+                    judged[i] = False
+                    changed = True
+                    count("pose_reused")
         if judged.any():
-            posed = models.pose.estimate(frame, persons[judged])
-            base = _with_pose_slots(persons)
-            kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
+            with stage("pose"):
+                posed = models.pose.estimate(frame, persons[judged])
             kps[judged], kpc[judged] = posed.keypoints, posed.keypoint_conf
+            count("pose_run", int(judged.sum()))
+            if memory is not None:
+                for j, i in enumerate(np.flatnonzero(judged)):
+                    memory.poses.put(int(tids[i]), t, persons.xyxy[i],
+                                     (persons.xyxy[i].copy(), posed.keypoints[j].copy(), posed.keypoint_conf[j].copy()))
+            changed = True
+        if changed:
             persons = persons.with_(keypoints=kps, keypoint_conf=kpc)
-            assigned = assigner.roles(persons, size)  # hips now known: re-anchor
+            with stage("scene"):
+                assigned = assigner.roles(persons, size)  # hips now known: re-anchor
             roles = assigned[0]
     if models.cascade is not None and len(persons):
-        staff = persons[np.array([r == "staff" for r in roles])]
-        if len(staff):
-            objects = nms_merge(objects, models.cascade.detect(frame, staff))
+        is_staff = np.array([r == "staff" for r in roles])
+        if memory is None:
+            if is_staff.any():
+                with stage("phone"):
+                    objects = nms_merge(objects, models.cascade.detect(frame, persons[is_staff]))
+        else:
+            objects = _phone_step(models, frame, persons, is_staff, still, tids, memory, objects)
+    if memory is not None:
+        memory.poses.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.pose_s, 1.0))
+        memory.phones.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.phone_s, 1.0))
     return persons, objects, assigned
+
+
+_HAND_JOINTS = (7, 8, 9, 10)  # COCO elbows and wrists
+
+
+def _phone_step(models: Models, frame: Frame, persons: Detections, is_staff: np.ndarray, still: np.ndarray,
+                tids: np.ndarray, memory: PerceiveMemory, objects: Detections) -> Detections:
+    """The phone cascade per staff track, on its cadence; reused findings are merged like fresh ones."""
+    cad = memory.cadence
+    t = frame.timestamp_s
+    due, reused = [], []
+    for i in np.flatnonzero(is_staff):
+        if cad.phone_needs_hands and persons.keypoint_conf is not None:
+            if float(persons.keypoint_conf[i, list(_HAND_JOINTS)].max()) < 0.4:
+                continue  # hands not visible: nothing for the phone step to look at
+        got = memory.phones.get(int(tids[i]), t, persons.xyxy[i], memory.still_limit(cad.phone_s, bool(still[i])))
+        if got is None:
+            due.append(i)
+        else:
+            reused.append(got)
+    count("phone_reused", len(reused))
+    if due:
+        count("phone_run", len(due))
+        with stage("phone"):
+            found = models.cascade.detect(frame, persons[np.asarray(due)])
+        owner = found.data.get("person_index") if len(found) else None
+        for j, i in enumerate(due):
+            mine = found[owner == j] if owner is not None else Detections.empty()
+            memory.phones.put(int(tids[i]), t, persons.xyxy[i], _plain(mine))
+            reused.append(_plain(mine))
+    found_all = Detections.merge([p for p in reused if len(p)])
+    return nms_merge(objects, found_all) if len(found_all) else objects
+
+
+def _plain(d: Detections) -> Detections:
+    return d.with_(data={}) if len(d) else Detections.empty()
 
 
 def image_facts(models: Models, image: np.ndarray, cfg: SiteConfig,
@@ -176,14 +324,20 @@ class CameraPipeline:
 
     def __init__(self, cfg: SiteConfig, camera: CameraConfig, models: Models, *,
                  wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
-                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None):
+                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None,
+                 references: Any = None):
         self.cfg, self.camera, self.models = cfg, camera, models
         self.board = board  # PresenceBoard shared by the cameras of one process, or None
         self.wall_at = wall_at
         self.sinks = list(sinks or [])
         self.tracker = PersonTracker(fps or cfg.analysis.fps, lost_s=cfg.analysis.track_lost_s)
         self.assigner = SceneAssigner(camera)
-        self.rules = build_rules(cfg, camera, wall_at)
+        self.upright = UprightModel(camera)
+        self.references = references  # a store with load_upright/save_upright: learned uprights survive restarts
+        self._upright_saved_t: float | None = None
+        if references is not None:
+            self.upright.load(references.load_upright(camera.id, cfg.site.id))
+        self.rules = build_rules(cfg, camera, wall_at, upright=self.upright)
         self.online = True
         self.last_t: float | None = None
         self._rois: tuple[tuple[int, int], list[np.ndarray]] | None = None
@@ -191,32 +345,52 @@ class CameraPipeline:
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
         self.identify: Callable[[Event], Event] | None = None  # re-analysis: maps new ids onto stored ones
         self._retry: deque[tuple[EventSink, Event]] = deque()  # event states a sink failed on, retried in order
+        self._presence_since: dict[str, float] = {}  # post -> time of its first frame
+        self._staffed: dict[str, bool] = {}  # post -> smoothed presence
+        self.memory = PerceiveMemory(cfg.analysis.gating, cfg.analysis.cadence)
+
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Take a camera config with new zones (same posts): scene and post crops follow at the next frame."""
+        self.camera = camera
+        self.assigner = SceneAssigner(camera)
+        self._rois = None
 
     def process(self, frame: Frame) -> FrameResult:
         size = (frame.width, frame.height)
         if self._rois is None or self._rois[0] != size:
             self._rois = (size, post_rois(self.camera, size) if self.cfg.models.post_crops else [])
         persons, objects, assigned = perceive(self.models, frame, self.assigner, self.tracker,
-                                              self.cfg.models.pose.staff_only, rois=self._rois[1])
-        facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
-                                    size, persons, objects, assigned=assigned)
-        facts = self._hold_presence(facts)
-        if self.board is not None:
-            self.board.publish(facts.t, facts.posts)
-            facts = replace(facts, remote_posts=self.board.others(facts.t, frozenset(facts.posts)))
-        events = self._run_rules(facts)
+                                              self.cfg.models.pose.staff_only, rois=self._rois[1],
+                                              memory=self.memory)
+        with stage("scene"):
+            facts = self.assigner.facts(self.camera.id, frame.timestamp_s, self.wall_at(frame.timestamp_s),
+                                        size, persons, objects, assigned=assigned)
+            facts = self._hold_presence(facts)
+            if self.board is not None:
+                self.board.publish(facts.t, facts.posts)
+                facts = replace(facts, remote_posts=self.board.others(facts.t, frozenset(facts.posts)))
+        with stage("rules"):
+            events = self._run_rules(facts)
         self.last_t = frame.timestamp_s
-        for ev in events:
-            self._emit(ev, frame, facts)
+        with stage("sinks"):
+            for ev in events:
+                self._emit(ev, frame, facts)
+        if self._upright_saved_t is None or facts.t - self._upright_saved_t >= UPRIGHT_SAVE_EVERY_S:
+            self._save_upright(facts.t)
         return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
-        """Smooth per-post presence over `presence_window_s` by majority vote.
+        """Smooth per-post presence over `presence_window_s` by majority vote, with hysteresis.
 
         The detector both misses a seated clerk now and then and sometimes sees a
-        person in a coat left on a chair; both flicker. A post counts as staffed
-        when staff were seen in at least half of its frames over the window, and
-        then by the track ids seen last.
+        person in a coat left on a chair; both flicker. Once a post has been watched
+        for half a window, its state changes only when more than half of its frames
+        over the window disagree with it (a tie keeps it; the first state is staffed
+        only on a strict majority). Before that (the start of a recording, or after a
+        gap longer than the window) the vote has too few frames: it is the plain
+        majority, and the presence log records that time as unknown
+        (`settling`). A staffed post keeps the track ids seen last. This is the
+        presence the rules judge with, and the one the report shows.
         """
         window = self.cfg.analysis.presence_window_s
         if window <= 0 or not facts.posts:
@@ -225,12 +399,27 @@ class CameraPipeline:
         changed = False
         for pid, pf in facts.posts.items():
             hist = self._presence.setdefault(pid, deque())
+            if pid not in self._presence_since or (hist and facts.t - hist[-1][0] > window):
+                self._presence_since[pid] = facts.t  # a new start: the vote settles again
+                self._staffed.pop(pid, None)
+                hist.clear()
             hist.append((facts.t, pf.staff_present))
             while hist and facts.t - hist[0][0] > window:
                 hist.popleft()
             if pf.staff_present:
                 self._last_staff[pid] = pf.staff_track_ids
-            staffed = 2 * sum(1 for _, seen in hist if seen) >= len(hist)
+            seen, n = sum(1 for _, s in hist if s), len(hist)
+            if self.settling(pid, facts.t):
+                staffed = 2 * seen >= n
+            else:
+                staffed = self._staffed.get(pid)
+                if staffed is None:
+                    staffed = 2 * seen > n
+                elif staffed and 2 * (n - seen) > n:
+                    staffed = False
+                elif not staffed and 2 * seen > n:
+                    staffed = True
+                self._staffed[pid] = staffed
             if staffed != pf.staff_present:
                 ids = self._last_staff.get(pid, ()) if staffed else ()
                 if staffed and not ids:
@@ -238,6 +427,12 @@ class CameraPipeline:
                 posts[pid] = replace(pf, staff_track_ids=ids)
                 changed = True
         return replace(facts, posts=posts) if changed else facts
+
+    def settling(self, post_id: str, t: float) -> bool:
+        """True while the presence vote of `post_id` has watched it for less than half a window."""
+        window = self.cfg.analysis.presence_window_s
+        since = self._presence_since.get(post_id)
+        return window > 0 and (since is None or t - since < window / 2)
 
     def outage(self, t: float) -> list[Event]:
         """The camera is offline at t: rules see an offline frame (unknown time)."""
@@ -259,8 +454,17 @@ class CameraPipeline:
             out = [self.identify(ev) for ev in out]
         for ev in out:
             self._emit(ev, None, None)
+        self._save_upright(t)
         self.flush_retries()
         return out
+
+    def _save_upright(self, t: float) -> None:
+        self._upright_saved_t = t
+        if self.references is None or not self.upright.dirty:
+            return
+        rows = self.upright.export(self.upright.dirty)
+        self.upright.dirty.clear()
+        self.references.save_upright(rows, self.cfg.site.id)
 
     def _run_rules(self, facts: SceneFacts) -> list[Event]:
         out: list[Event] = []
@@ -326,13 +530,14 @@ RETRY_LIMIT = 1000  # held-back sink calls per camera; the oldest is dropped (an
 
 
 def build_rules(cfg: SiteConfig, camera: CameraConfig,
-                wall_at: Callable[[float], dt.datetime | None] = lambda t: None) -> list[Rule]:
+                wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
+                upright: UprightModel | None = None) -> list[Rule]:
     """Instantiate every enabled rule for one camera, with post-level switches folded in."""
     site = cfg.site
     ctx = RuleContext(site_id=site.id, camera_id=camera.id,
                       active=lambda params, wall: rule_active(site, params, wall),
                       roster=cfg.roster, post_ids=tuple(p.id for p in camera.posts), wall_at=wall_at,
-                      site=site)
+                      site=site, upright=upright if upright is not None else UprightModel(camera))
     rules: list[Rule] = []
     for rule_id, cls in sorted(RULES.items()):
         params = rule_params(cfg.rules, rule_id)

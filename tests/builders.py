@@ -164,3 +164,10 @@ def run_rule(rule, frames):
         for ev in rule.update(f):
             out.append((f.t, ev.state, ev))
     return out
+
+
+def tilted(deg: float) -> str:
+    """Name of an upright seated pose whose upper body is turned by `deg` in the image (+ = top to the right)."""
+    name = f"tilted_{deg:g}"
+    POSES.setdefault(name, _rotate_upper(_UPRIGHT, deg))
+    return name

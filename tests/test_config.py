@@ -48,3 +48,25 @@ def test_shipped_configs_are_valid():
     for f in files:
         cfg = load_config(f)
         assert cfg.cameras, f
+
+
+def test_zone_geometry_is_checked_at_load_with_named_errors():
+    from pipeline.config.loader import parse_config
+
+    def cfg(seat: str, waiting: str = "") -> str:
+        return (f"cameras:\n  - id: c1\n    posts:\n      - id: P1\n        seat: {seat}\n"
+                + (f"    waiting:\n      - {waiting}\n" if waiting else ""))
+
+    ok = "[[0.1, 0.1], [0.3, 0.1], [0.3, 0.3], [0.1, 0.3]]"
+    assert parse_config(cfg(ok)).cameras[0].posts[0].seat[2] == [0.3, 0.3]
+    for seat, words in [("[[0.1, 0.1], [0.3, 0.3], [0.3, 0.1], [0.1, 0.3]]", "edges 1 and 3 cross"),
+                        ("[[0.1, 0.1], [0.2, 0.2], [0.3, 0.3]]", "no area"),
+                        ("[[0.1, 0.1], [0.2, 0.2, 0.1], [0.3, 0.1]]", "point #2 is [0.2, 0.2, 0.1]"),
+                        ("[[0.1, 0.1], [0.2, 0.2]]", "at least 3 distinct points"),
+                        (str([[0.5, i / 200] for i in range(101)]), "101 points; a zone has at most 100")]:
+        with pytest.raises(ConfigError) as exc:
+            parse_config(cfg(seat), origin="site.yaml")
+        msg = str(exc.value)
+        assert msg.startswith("site.yaml: camera 'c1' post 'P1' field 'seat': ") and words in msg, msg
+    with pytest.raises(ConfigError, match=r"camera 'c1' field 'waiting\[0\]': edges 1 and 3 cross"):
+        parse_config(cfg(ok, "[[0.1, 0.6], [0.3, 0.8], [0.3, 0.6], [0.1, 0.8]]"))

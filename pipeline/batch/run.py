@@ -28,6 +28,7 @@ from pipeline.batch.worker import Job, Outcome, analyze_one, init_worker
 from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError, CounterwatchError
 from pipeline.events.sinks import rewrite_jsonl
+from pipeline.events.siteconfig import remember as remember_config
 from pipeline.events.store import EventStore
 
 EXECUTORS = ("process", "ray")
@@ -74,7 +75,8 @@ class BatchSummary:
 def run_batch(cfg: SiteConfig, day: dt.date, recordings_dir: str | Path, data_dir: str | Path, *,
               workers: int | None = None, fps: float | None = None, executor: str = "process",
               ray_address: str | None = None, db_url: str | None = None, progress: bool = True,
-              retry_failed: bool = False, echo: Callable[[str], None] | None = None) -> BatchSummary:
+              retry_failed: bool = False, echo: Callable[[str], None] | None = None,
+              config_origin: str | None = None) -> BatchSummary:
     """Analyse every recording of `day` not yet in the ledger; returns what happened to each file."""
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor: unknown executor {executor!r} (choose {', '.join(EXECUTORS)})")
@@ -83,6 +85,7 @@ def run_batch(cfg: SiteConfig, day: dt.date, recordings_dir: str | Path, data_di
     echo = echo or (lambda line: tqdm.write(line, file=sys.stdout))
     found = discover(recordings_dir, cfg, day)
     store = EventStore.for_dir(data_dir, db_url)  # migrate once here, before the workers race to
+    remember_config(data_dir, cfg, origin=config_origin or "batch", command="batch", day=day)
     store.close()
     result = BatchSummary(day=day, found=len(found.recordings), unmatched=[str(p) for p in found.unmatched])
     if not found.recordings:

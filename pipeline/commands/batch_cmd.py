@@ -39,11 +39,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run_batch_cmd(args: argparse.Namespace, day: dt.date) -> int:
     from pipeline.batch.run import run_batch
     from pipeline.config.loader import load_config
+    from pipeline.core.sitetime import use_site_timezone
 
     cfg = load_config(args.config)
+    use_site_timezone(cfg)  # before the workers start: they inherit TZ
     summary = run_batch(cfg, day, args.recordings, args.data, workers=args.workers, fps=args.fps,
                         executor=args.executor, ray_address=args.ray_address, db_url=getattr(args, "db_url", None),
-                        progress=not args.no_progress, retry_failed=args.retry_failed)
+                        progress=not args.no_progress, retry_failed=args.retry_failed,
+                        config_origin=str(args.config))
     for line in summary.lines():
         print(line, flush=True)
     return 1 if summary.of("failed") or summary.of("error") else 0

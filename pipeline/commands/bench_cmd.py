@@ -118,6 +118,17 @@ class SseClient(threading.Thread):
             self.connected.set()
 
 
+def _rss_mb() -> float:
+    """Resident memory now (Linux /proc), MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return 0.0
+
+
 def _pct(vals: list[float], p: float) -> float | None:
     if not vals:
         return None
@@ -160,16 +171,21 @@ def run_bench(args: argparse.Namespace) -> int:
     client = SseClient(f"http://127.0.0.1:{port}", "bench", "bench-password")
     client.start()
     client.connected.wait(10)
+    from pipeline.core.threads import thread_plan
+
     print(f"bench live: {args.cameras} camera(s) x {args.fps:g} fps, clip {Path(clip).name}, "
-          f"{runner.pool_size} model set(s); warm-up {args.warmup_s:g} s, measuring {args.duration_s:g} s", flush=True)
+          f"{runner.pool_size} model set(s) ({thread_plan(runner.pool_size).describe()}); "
+          f"warm-up {args.warmup_s:g} s, measuring {args.duration_s:g} s", flush=True)
     runner.start()
     try:
         time.sleep(args.warmup_s)
         h0 = {h.camera_id: h for h in runner.health()}
         ru0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.time()
+        rss0 = _rss_mb()
         time.sleep(args.duration_s)
         h1 = {h.camera_id: h for h in runner.health()}
         ru1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.time()
+        rss1 = _rss_mb()
     finally:
         client.stop.set()
         server.should_exit = True
@@ -192,7 +208,7 @@ def run_bench(args: argparse.Namespace) -> int:
         "cameras": args.cameras, "target_fps": args.fps, "workers": runner.pool_size, "measured_s": round(wall, 1),
         "clip": Path(clip).name, "pose": cfg.models.pose.type, "detector": cfg.models.detector.model,
         "cpu_percent": round(100 * cpu / wall, 1), "cpu_cores": os.cpu_count(),
-        "peak_rss_mb": round(ru1.ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(ru1.ru_maxrss / 1024, 1), "rss_start_mb": rss0, "rss_end_mb": rss1,
         "mean_analysed_fps_per_camera": round(statistics.mean(c["analysed_fps"] for c in per_cam), 3),
         "mean_drop_rate": round(statistics.mean(c["drop_rate"] for c in per_cam), 3),
         "alerts_received": len(lat),
@@ -204,8 +220,8 @@ def run_bench(args: argparse.Namespace) -> int:
     for c in per_cam:
         print(f"{c['camera']:<8} {c['analysed_fps']:>6.2f} {c['drop_rate']:>6.1%} {c['frame_latency_p50_s']:>7.2f}s "
               f"{c['frame_latency_p95_s']:>7.2f}s")
-    print(f"CPU {result['cpu_percent']:.0f}% of one core ({result['cpu_cores']} cores), peak RSS "
-          f"{result['peak_rss_mb']:.0f} MB, mean {result['mean_analysed_fps_per_camera']:.2f} fps/camera, "
+    print(f"CPU {result['cpu_percent']:.0f}% of one core ({result['cpu_cores']} cores), RSS "
+          f"{rss0:.0f} MB at the start of measuring, {rss1:.0f} MB at the end, peak {result['peak_rss_mb']:.0f} MB, mean {result['mean_analysed_fps_per_camera']:.2f} fps/camera, "
           f"drop rate {result['mean_drop_rate']:.1%}")
     if lat:
         print(f"alert latency frame->SSE: p50 {result['alert_latency_p50_s']:.2f} s, "

@@ -34,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--detectors", default="yolo11n_int8.onnx,yolov8n_int8.onnx")
     m.add_argument("--pose", default="yolo_pose:yolo11n-pose_int8.tflite,mediapipe_pose:pose_landmarker_full.task")
     m.set_defaults(func=_bench_models)
-    ph = s.add_parser("phones", help="frames with a cell phone near a person's hands, with and without the cascade")
+    ph = s.add_parser("phones", help="frames with a phone near a person's hands, with and without the cascade")
     ph.add_argument("images", nargs="+", help="image files or folders, e.g. the 'using mobile' exam-hall frames")
     ph.add_argument("--match", default="", help="only files whose name contains this text (e.g. 'mobile')")
     ph.add_argument("--detectors", default="yolo11n_int8.onnx,yolov8n_int8.onnx")
@@ -161,6 +161,9 @@ def _best_near_hands(phones: Detections, persons: Detections) -> float:
     return float(near.confidence.max()) if len(near) else 0.0
 
 
+PHONE_NAMES = ("cell phone", "phone")  # COCO models / the project's phone model
+
+
 def _bench_phones(args: argparse.Namespace) -> int:
     from pipeline.detectors.cascade import PhoneCascade
     from pipeline.detectors.yolo_onnx import YoloOnnxDetector
@@ -185,13 +188,13 @@ def _bench_phones(args: argparse.Namespace) -> int:
     )
     for name in [n for n in args.detectors.split(",") if n]:
         det = YoloOnnxDetector(name, conf_threshold=min(thresholds), threads=args.threads)
-        cascade = PhoneCascade(det, min(thresholds), classes=("cell phone",))
+        cascade = PhoneCascade(det, min(thresholds), classes=PHONE_NAMES)
         ms = []
         for label, items in frames.items():
             whole, casc = [], []
             for frame, persons in items:
                 d = det.detect(frame)
-                whole.append(_best_near_hands(d[d.class_name == "cell phone"], persons))
+                whole.append(_best_near_hands(d[np.isin(d.class_name, PHONE_NAMES)], persons))
                 t = time.perf_counter()
                 casc.append(_best_near_hands(cascade.detect(frame, persons), persons))
                 ms.append((time.perf_counter() - t) * 1000)

@@ -21,6 +21,15 @@ def _check(args: argparse.Namespace) -> int:
     cfg = load_config(args.file)
     posts = sum(len(c.posts) for c in cfg.cameras)
     print(f"{args.file}: OK ({len(cfg.cameras)} camera(s), {posts} post(s), {len(cfg.roster.duties)} duty(ies))")
+    from pathlib import Path
+
+    from pipeline.sources import config_dir, is_live_spec, resolve_source
+
+    for cam in cfg.cameras:  # relative sources are relative to the config file
+        spec = resolve_source(cam.source, config_dir(args.file))
+        if spec and not is_live_spec(spec) and not Path(spec).exists():
+            print(f"note: camera {cam.id!r} field source: {spec} does not exist "
+                  "(needed by `run` and by `analyze` without a VIDEO)")
     return 0
 
 

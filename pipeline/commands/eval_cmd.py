@@ -67,7 +67,7 @@ def _images(args: argparse.Namespace) -> int:
     from pipeline.config.loader import load_config
     from pipeline.config.models import SiteConfig
     from pipeline.evaluation.html_report import write_html
-    from pipeline.evaluation.images import evaluate_images, threshold_summary
+    from pipeline.evaluation.images import evaluate_images, persons_table, threshold_summary
     from pipeline.evaluation.labels import load_class_map, load_csv, load_yolo
     from pipeline.evaluation.metrics import counts_table
 
@@ -84,6 +84,7 @@ def _images(args: argparse.Namespace) -> int:
     ev = evaluate_images(data, labels, rules, cfg, progress=not args.no_progress, keep_facts=bool(args.html))
     extra = {r: threshold_summary(ev.thresholds[r]) for r in rules}
     print(counts_table(ev.counts, extra))
+    print(persons_table(ev.extra.get("persons", {})))
     print(f"{len(ev.images)} image(s) in {ev.wall_s:.1f} s; detector {cfg.models.detector.model}, "
           f"pose {cfg.models.pose.model}, phone cascade {'on' if cfg.models.phone_cascade.enabled else 'off'}")
     source = {"labels": args.labels} if args.labels else {"map": args.map}
@@ -97,7 +98,7 @@ def _images(args: argparse.Namespace) -> int:
 
 def _videos(args: argparse.Namespace) -> int:
     from pipeline.evaluation.metrics import counts_table
-    from pipeline.evaluation.videos import evaluate_videos, load_scenarios
+    from pipeline.evaluation.videos import evaluate_videos, load_scenarios, quiet_table
 
     if not args.data:
         raise ConfigError("eval videos: --data not given and COUNTERWATCH_DATA_DIR not set")
@@ -116,6 +117,8 @@ def _videos(args: argparse.Namespace) -> int:
         print(f"{sid}: {len(sc['matches'])} matched, {len(sc['fn'])} missed, {len(sc['fp'])} false "
               f"({sc['video_s']} s of video in {sc['wall_s']} s)" + (f"  error: {sc['error']}" if sc["error"] else ""))
     print(counts_table(total))
+    if doc.get("quiet"):
+        print(quiet_table(doc["quiet"]))
     _write_json(args.json, doc)
     return 0
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import sys
 from pathlib import Path
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import models_dirs
-from pipeline.modelsfetch import MANIFEST, default_dest, fetch, find_entry, load_manifest, locate, sha256_file
+from pipeline.modelsfetch import MANIFEST, build, default_dest, fetch, find_entry, load_manifest, locate, sha256_file
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +57,17 @@ def _fetch(args: argparse.Namespace) -> int:
     chosen = [find_entry(entries, n) for n in args.names] if args.names else entries
     dest = Path(args.dest) if args.dest else default_dest()
     for e in chosen:
+        if e.built:
+            if not args.names and importlib.util.find_spec("ultralytics") is None:
+                print(f"{e.name}: skipped (an export recipe: pip install 'counterwatch[ultralytics]', then "
+                      f"counterwatch models fetch {e.name})")
+                continue
+            path, digest = build(e, entries, dest, progress=sys.stderr.isatty(), timeout_s=args.timeout,
+                                 force=args.force)
+            r = e.recipe or {}
+            print(f"{e.name}: {path} sha256 {digest} (exported from {r['weights']} at {r['imgsz']} px"
+                  f"{', dynamic axes' if r.get('dynamic') else ''})")
+            continue
         path, digest = fetch(e, dest, progress=sys.stderr.isatty(), timeout_s=args.timeout, force=args.force)
         pinned = "verified" if e.sha256 else "not pinned in the manifest"
         print(f"{e.name}: {path} sha256 {digest} ({pinned})")

@@ -22,6 +22,8 @@ def add_report_args(p: argparse.ArgumentParser) -> None:
                         "http://127.0.0.1:8080)")
     p.add_argument("--db-url", default=None, help="database URL (default: sqlite in the data folder)")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF (no Chromium needed)")
+    p.add_argument("--config-override", action="store_true",
+                   help="report with --config even where it differs from the site config the data was analysed with")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,16 +31,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--date", required=True, help="day to report, YYYY-MM-DD")
     p.add_argument("--data", required=True, help="data folder (holds counterwatch.db, snapshots/)")
     p.add_argument("--out", required=True, help="output folder for the report files")
-    p.add_argument("--config", default=None, help="site config (post names, opening hours, roster)")
+    p.add_argument("--config", default=None,
+                   help="site config (default: the one stored in the data folder by analyze/batch/run; a different "
+                        "one is refused unless --config-override)")
     add_report_args(p)
     p.set_defaults(func=_report)
 
 
 def run_report(args: argparse.Namespace, day: dt.date, out: str) -> int:
-    from pipeline.config.loader import load_config
+    import sys
+
+    from pipeline.core.sitetime import use_site_timezone
+    from pipeline.events.siteconfig import config_for_report
     from pipeline.reports.build import build_report
 
-    cfg = load_config(args.config) if args.config else None
+    cfg, warnings = config_for_report(args.data, day, args.config, override=getattr(args, "config_override", False))
+    if cfg is not None:
+        use_site_timezone(cfg)  # the day's hours and times are the site's local time
+    for line in warnings:
+        print(line, file=sys.stderr)
     files = build_report(args.data, day, out, lang=args.lang, cfg=cfg, ui_url=args.ui_url, db_url=args.db_url,
                          pdf=not args.no_pdf)
     src = files.source or "no data"

@@ -8,11 +8,13 @@ end, clips are finished, presence and the webhook outbox are flushed.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 from pathlib import Path
 
 from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError
+from pipeline.core.sitetime import describe, schedule_status, use_site_timezone
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pipeline.alerts.bus import AlertBus
+    from pipeline.events.siteconfig import remember as remember_config
     from pipeline.events.store import EventStore
     from pipeline.live.logjson import install_json_logging
     from pipeline.live.runner import LiveRunner
     from pipeline.live.webserver import make_server
+    from pipeline.sources import config_dir
     from pipeline.web.app import create_app
     from pipeline.web.live_api import prefer_live_routes
 
@@ -57,18 +61,26 @@ def run(args: argparse.Namespace) -> int:
         live_options["rtsp_transport"] = args.rtsp_transport
     cfg_path = Path(args.config)
     cfg = load_config(cfg_path)
+    use_site_timezone(cfg)
     data = Path(args.data)
     store = EventStore.for_dir(data, args.db_url)
+    remember_config(data, cfg, origin=str(cfg_path), command="run", day=dt.date.today())
     bus = AlertBus()
-    runner = LiveRunner(cfg, data, store, bus=bus, config_dir=cfg_path.resolve().parent, pool_size=args.workers,
-                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options)
+    runner = LiveRunner(cfg, data, store, bus=bus, config_dir=config_dir(cfg_path), pool_size=args.workers,
+                        fps=args.fps, max_lag_s=args.max_lag_s, cameras=args.camera, live_options=live_options,
+                        config_path=cfg_path)
     app = create_app(data, config_path=cfg_path, db_url=args.db_url, alert_bus=bus)
     app.state.live_runner = runner
+    runner.config_listeners.append(lambda new: setattr(app.state, "config", new))  # hand edits reach the web app
     prefer_live_routes(app)
     server = make_server(app, args.host, args.port)
     runner.start()
     print(f"counterwatch: watching {len(runner.cameras)} camera(s) of site {cfg.site.id!r}; "
           f"web app on http://{args.host}:{args.port}/", flush=True)
+    schedule = describe(schedule_status(cfg))
+    if schedule:  # 0 events outside opening hours is expected: say so, and until when
+        log.warning("%s", schedule)
+        print(f"counterwatch: {schedule}", flush=True)
     try:
         server.run()
     finally:

@@ -1,4 +1,5 @@
-"""`counterwatch users add|list`: accounts for the review UI (stored in the data dir's database)."""
+"""`counterwatch users add|list|disable|enable|remove`: accounts for the review UI (stored in the data dir's
+database). Disabling or removing a user, or resetting its password, ends its web sessions at once."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 from pipeline.core.errors import ConfigError
 from pipeline.events.store import EventStore
-from pipeline.web.auth import ROLES, add_user, list_users
+from pipeline.web.auth import ROLES, add_user, list_users, remove_user, set_disabled
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -24,6 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls = s.add_parser("list", help="list users and roles")
     _common(ls)
     ls.set_defaults(func=_list)
+    for name, help_ in (("disable", "refuse a user's logins and end its sessions now"),
+                        ("enable", "allow a disabled user to log in again"),
+                        ("remove", "delete a user and end its sessions (its verdicts are kept)")):
+        c = s.add_parser(name, help=help_)
+        c.add_argument("name")
+        _common(c)
+        c.set_defaults(func=_change, change=name)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -37,9 +45,15 @@ def _read_password(from_stdin: bool) -> str:
         if not pw:
             raise ConfigError("--password-stdin: no password on stdin")
         return pw
-    pw = getpass.getpass("password: ")
-    if pw != getpass.getpass("again: "):
-        raise ConfigError("password: the two entries differ")
+    if not sys.stdin.isatty():  # getpass would read stdin anyway, or die with EOFError on an empty one
+        raise ConfigError("password: no terminal to ask for it; pipe it in with --password-stdin "
+                          "(printf '%s\\n' \"$PW\" | counterwatch users add NAME --role ROLE --password-stdin)")
+    try:
+        pw = getpass.getpass("password: ")
+        if pw != getpass.getpass("again: "):
+            raise ConfigError("password: the two entries differ")
+    except EOFError:
+        raise ConfigError("password: input ended before a password was entered (or use --password-stdin)") from None
     return pw
 
 
@@ -63,5 +77,19 @@ def _list(args: argparse.Namespace) -> int:
     if not users:
         print("no users; add one with: counterwatch users add NAME --role admin")
     for u in users:
-        print(f"{u['username']}\t{u['role']}\t{u['created_at'][:19]}")
+        print(f"{u['username']}\t{u['role']}\t{u['created_at'][:19]}" + ("\tdisabled" if u["disabled"] else ""))
+    return 0
+
+
+def _change(args: argparse.Namespace) -> int:
+    store = EventStore.for_dir(args.data, args.db_url)
+    try:
+        if args.change == "remove":
+            ended = remove_user(store, args.name)
+        else:
+            ended = set_disabled(store, args.name, args.change == "disable")
+    finally:
+        store.close()
+    done = {"disable": "disabled", "enable": "enabled", "remove": "removed"}[args.change]
+    print(f"user {args.name!r} {done}" + (f"; {ended} session(s) ended" if args.change != "enable" else ""))
     return 0

@@ -13,17 +13,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, create_model, field_validator, model_validator
 
+from pipeline.config.geometry import MAX_POLYGON_POINTS, check_polygon
 from pipeline.config.rule_params import RuleParams, StrictModel, TimeWindow
 
-Point = Annotated[list[float], Field(min_length=2, max_length=2)]
-Polygon = Annotated[list[Point], Field(min_length=3, description="Polygon, normalised 0..1 [x, y] points")]
+# The shape of points and polygons is checked by `check_polygon` in the model validators,
+# so that a message names the camera, post and field (pydantic's own would name list indices).
+Point = Annotated[list[float], Field(json_schema_extra={"minItems": 2, "maxItems": 2})]
+Polygon = Annotated[list[Point], Field(json_schema_extra={"minItems": 3, "maxItems": MAX_POLYGON_POINTS},
+                                       description="Simple polygon (no self-crossing), normalised 0..1 [x, y] points")]
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _check_polygon(poly: list[list[float]], where: str) -> None:
-    for x, y in poly:
-        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-            raise ValueError(f"{where}: point [{x}, {y}] is outside 0..1 (zones use normalised coordinates)")
 
 
 class PostConfig(StrictModel):
@@ -33,13 +31,17 @@ class PostConfig(StrictModel):
     desk: Polygon | None = Field(None, description="Customer-visible desk surface (personal items)")
     customer: Polygon | None = Field(None, description="Where a customer stands or sits at this counter")
     disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off at this post")
+    upright_tilt_deg: float | None = Field(
+        None, ge=-60, le=60,
+        description="Image angle of an upright seated body at this post (degrees, + = top towards image right); "
+                    "posture rules measure from it instead of a learned or estimated upright")
 
     @model_validator(mode="after")
     def verify_zones(self) -> PostConfig:
         for name in ("seat", "desk", "customer"):
             poly = getattr(self, name)
             if poly is not None:
-                _check_polygon(poly, f"field {name!r}")
+                check_polygon(poly, f"field {name!r}")
         return self
 
 
@@ -57,6 +59,10 @@ class CameraConfig(StrictModel):
     staff_area: list[Polygon] = Field(default_factory=list, description="Behind-the-counter area (staff, no post)")
     disabled_rules: list[str] = Field(default_factory=list, description="Rule ids switched off on this camera")
     stall_timeout_s: float = Field(10.0, gt=0, le=600, description="No frame this long: the stream is stalled")
+    verticals: list[Annotated[list[float], Field(min_length=3, max_length=3)]] = Field(
+        default_factory=list,
+        description="The true vertical measured at a few image points: [x, y, angle_deg] with x, y normalised 0..1 "
+                    "and the angle + towards image right; posture rules interpolate between them")
 
     @model_validator(mode="after")
     def verify_camera(self) -> CameraConfig:
@@ -67,7 +73,11 @@ class CameraConfig(StrictModel):
             seen.add(post.id)
         for field_name in ("waiting", "staff_area"):
             for i, poly in enumerate(getattr(self, field_name)):
-                _check_polygon(poly, f"field '{field_name}[{i}]'")
+                check_polygon(poly, f"field '{field_name}[{i}]'")
+        for i, (x, y, ang) in enumerate(self.verticals):
+            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0) or not -60.0 <= ang <= 60.0:
+                raise ValueError(f"camera {self.id!r} field 'verticals[{i}]': [{x}, {y}, {ang}] needs x, y in 0..1 "
+                                 "and an angle within ±60 degrees")
         return self
 
 
@@ -115,7 +125,7 @@ class RosterConfig(StrictModel):
 
 class DetectorConfig(StrictModel):
     type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
-    model: str = Field("yolov8n_int8.onnx",
+    model: str = Field("yolov8n_fp32_640.onnx",
                        description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
                                    "misses seated staff in 1080p CCTV)")
     conf_threshold: float = Field(0.3, ge=0, le=1)
@@ -146,6 +156,29 @@ class ModelsConfig(StrictModel):
     pose: PoseConfig = Field(default_factory=PoseConfig)
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
     post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
+    post_crops_model: str | None = Field(
+        None, description="YOLO-pose file for the post crops, all crops of a frame in one batch when its batch axis "
+                          "is dynamic (e.g. yolo11n-pose_fp32_320_dyn.onnx); null: the pose model")
+
+
+class GatingConfig(StrictModel):
+    """Motion gating per post region: a post where nothing moved reuses its last persons, skeletons and findings."""
+
+    enabled: bool = Field(True, description="Off: every model runs on every analysed frame")
+    width: int = Field(160, ge=32, le=1920, description="Width of the small grey copy the frame difference runs on")
+    pixel_delta: int = Field(18, ge=1, le=255, description="Grey-level change that counts as a changed pixel")
+    min_area: float = Field(0.004, ge=0, le=1, description="Changed fraction of a post region that counts as motion")
+    refresh_s: float = Field(5.0, gt=0, le=600, description="A reused result is never older than this")
+
+
+class CadenceConfig(StrictModel):
+    """How often each model runs per track, in seconds (0: every analysed frame)."""
+
+    pose_s: float = Field(1.0, ge=0, le=600, description="Pose of a tracked staff member that did not move")
+    move_iou: float = Field(0.8, ge=0, le=1, description="A track moved when its box overlaps its box at the last "
+                                                         "pose by less than this (IoU)")
+    phone_s: float = Field(1.0, ge=0, le=600, description="Phone step per staff track")
+    phone_needs_hands: bool = Field(True, description="Phone step only on staff with a visible wrist or elbow")
 
 
 class AnalysisConfig(StrictModel):
@@ -160,6 +193,8 @@ class AnalysisConfig(StrictModel):
                                        "(a clerk missed now and then, or a coat on a chair seen now and then)")
     track_lost_s: float = Field(3.0, gt=0, le=120, description="A track unseen this long is dropped")
     blur_customers: bool = Field(True, description="Blur customers' faces in exported evidence")
+    gating: GatingConfig = Field(default_factory=GatingConfig)
+    cadence: CadenceConfig = Field(default_factory=CadenceConfig)
 
 
 class SiteInfo(StrictModel):
@@ -168,6 +203,15 @@ class SiteInfo(StrictModel):
     opening_hours: list[OpeningHours] = Field(default_factory=lambda: [OpeningHours()])
     breaks: list[TimeWindow] = Field(default_factory=list)
     closing_grace_s: float = Field(900.0, ge=0, description="How long after closing service.closing_leave watches")
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone of the hall, e.g. Asia/Shanghai "
+                                 "(opening hours, schedules and displayed times); default: the machine's zone")
+
+    @field_validator("timezone")
+    @classmethod
+    def verify_timezone(cls, name: str | None) -> str | None:
+        from pipeline.core.sitetime import check_timezone
+
+        return None if name is None else check_timezone(name)
 
 
 def _build_rules_model():
@@ -243,6 +287,9 @@ class AlertsConfig(StrictModel):
         return self
 
 
+class ZoneEditorConfig(StrictModel):
+    backups: int = Field(10, ge=0, le=1000, description="Backups of the config file kept by zone-editor saves "
+                                                        "(<file>.bak-YYYYmmdd-HHMMSS; the oldest are removed; 0: none)")
 class RetentionConfig(StrictModel):
     """How long evidence (clips, snapshots) is kept, by the event's current verdict.
 
@@ -272,6 +319,7 @@ class SiteConfig(StrictModel):
     roster: RosterConfig = Field(default_factory=RosterConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
+    zone_editor: ZoneEditorConfig = Field(default_factory=ZoneEditorConfig, description="Web zone editor")
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Evidence retention")
 
     @field_validator("cameras")

@@ -75,9 +75,16 @@ class _OnnxRunner:
         hw = inp.shape[2:]
         meta = parse_imgsz(self.session.get_modelmeta().custom_metadata_map.get("imgsz"))
         self.input_size = tuple(hw) if all(isinstance(v, int) and v > 0 for v in hw) else (meta or (640, 640))
+        self.dynamic_batch = not isinstance(inp.shape[0], int) or inp.shape[0] < 1
 
     def __call__(self, rgb01: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self.input_name: rgb01.transpose(2, 0, 1)[None]})[0][0]
+
+    def batch(self, rgb01: list[np.ndarray]) -> list[np.ndarray]:
+        if not self.dynamic_batch:
+            return [self(x) for x in rgb01]
+        stack = np.ascontiguousarray(np.stack(rgb01).transpose(0, 3, 1, 2))
+        return list(self.session.run(None, {self.input_name: stack})[0])
 
 
 class YoloPoseModel:
@@ -101,11 +108,26 @@ class YoloPoseModel:
             )
         self.input_size = self.runner.input_size
 
+    def _prep(self, image: np.ndarray):
+        boxed, lb = letterbox(image, self.input_size)
+        return cv2.cvtColor(boxed, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0, lb
+
     def infer(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """BGR image -> xyxy (n,4), score (n,), keypoints (n,17,2), keypoint_conf (n,17), best first."""
-        boxed, lb = letterbox(image, self.input_size)
-        rgb = cv2.cvtColor(boxed, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
-        out = np.asarray(self.runner(rgb))  # (56, N)
+        rgb, lb = self._prep(image)
+        return self._decode(np.asarray(self.runner(rgb)), lb, image.shape[:2])
+
+    def infer_batch(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """`infer` on several images; one batched call when the model has a dynamic batch axis."""
+        if not images:
+            return []
+        preps = [self._prep(im) for im in images]
+        batch = getattr(self.runner, "batch", None)
+        outs = batch([p[0] for p in preps]) if batch is not None else [self.runner(p[0]) for p in preps]
+        return [self._decode(np.asarray(o), lb, im.shape[:2]) for o, (_, lb), im in zip(outs, preps, images,
+                                                                                          strict=True)]
+
+    def _decode(self, out: np.ndarray, lb, hw: tuple[int, int]):
         if out.shape[0] != 5 + 3 * N_KEYPOINTS:
             raise ConfigError(
                 f"model file {self.path}: output has {out.shape[0]} rows, expected 56 (a 17-keypoint YOLO-pose export)"
@@ -124,7 +146,7 @@ class YoloPoseModel:
         idx = nms(xyxy, pred[:, 4], self.iou_threshold)
         pred, xyxy = pred[idx], xyxy[idx]
         kp = pred[:, 5:].reshape(-1, N_KEYPOINTS, 3)
-        h, w = image.shape[:2]
+        h, w = hw
         pts = lb.to_image(kp[:, :, :2])
         return clip_boxes(lb.to_image(xyxy), w, h), pred[:, 4].astype(np.float32), pts, kp[:, :, 2].astype(np.float32)
 

@@ -153,7 +153,62 @@ def evaluate_images(data_dir: str | Path, labels: dict[str, dict[str, int | None
     counts = confusion({r.image: r.labels for r in results}, {r.image: r.predicted for r in results}, rules)
     thresholds = {rid: judges[rid].params.model_dump(mode="json") for rid in rules}
     return ImageEval(rules=rules, counts=counts, images=results, thresholds=thresholds,
-                     models=cfg.models.model_dump(mode="json"), wall_s=wall)
+                     models=cfg.models.model_dump(mode="json"), wall_s=wall,
+                     extra={"persons": person_counts(results, rules)})
+
+
+def person_counts(results: list[ImageResult], rules: list[str]) -> dict[str, dict[str, Any]]:
+    """Per-person figures for every rule, from the findings of each image.
+
+    A person is judged when the rule's finding for them is True or False (not "not
+    visible"). On images labelled 0 for a rule nobody breaks it, so every person
+    flagged there is a false alarm: `false_alarms_per_person` = flagged / judged on
+    those images. `not_visible_share` is the share of findings that declined to judge.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for rid in rules:
+        judged_neg = flagged_neg = judged_pos = flagged_pos = findings = unjudged = 0
+        neg_images = neg_flagged_images = 0
+        for r in results:
+            lab = r.labels.get(rid)
+            fs = r.findings.get(rid, [])
+            findings += len(fs)
+            unjudged += sum(f["cond"] is None for f in fs)
+            judged = sum(f["cond"] is not None for f in fs)
+            flagged = sum(f["cond"] is True for f in fs)
+            if lab == 0:
+                judged_neg, flagged_neg = judged_neg + judged, flagged_neg + flagged
+                neg_images += 1
+                neg_flagged_images += flagged > 0
+            elif lab == 1:
+                judged_pos, flagged_pos = judged_pos + judged, flagged_pos + flagged
+        out[rid] = {
+            "persons_judged_on_negatives": judged_neg,
+            "person_false_alarms": flagged_neg,
+            "false_alarms_per_person": None if not judged_neg else round(flagged_neg / judged_neg, 4),
+            "negative_images": neg_images,
+            "false_alarm_image_rate": None if not neg_images else round(neg_flagged_images / neg_images, 4),
+            "persons_judged_on_positives": judged_pos,
+            "persons_flagged_on_positives": flagged_pos,
+            "not_visible_share": None if not findings else round(unjudged / findings, 4),
+        }
+    return out
+
+
+def persons_table(persons: dict[str, dict[str, Any]]) -> str:
+    """Terminal lines for the per-person figures."""
+    head = f"{'rule':<24} {'judged(neg)':>11} {'FA persons':>10} {'FA/person':>9} {'FA/image':>8} {'not visible':>11}"
+    lines = [head, "-" * len(head)]
+    for rid in sorted(persons):
+        c = persons[rid]
+
+        def f(x: float | None) -> str:
+            return "  -  " if x is None else f"{x:.3f}"
+
+        lines.append(f"{rid:<24} {c['persons_judged_on_negatives']:>11} {c['person_false_alarms']:>10} "
+                     f"{f(c['false_alarms_per_person']):>9} {f(c['false_alarm_image_rate']):>8} "
+                     f"{f(c['not_visible_share']):>11}")
+    return "\n".join(lines)
 
 
 def threshold_summary(params: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ class Scenario:
     camera: str | None
     rules: list[str]
     events: list[Interval] = field(default_factory=list)
+    quiet: list[str] = field(default_factory=list)  # rule ids nobody breaks in the clip: every event is a false alarm
 
 
 def _interval(raw: Any, where: str) -> Interval:
@@ -89,13 +90,51 @@ def load_scenarios(path: str | Path) -> list[Scenario]:
         for e in events:
             if e.rule not in rules:
                 raise ConfigError(f"{where}: event of rule {e.rule!r} not in the scenario's rules {rules}")
+        quiet = _quiet_rules(raw.get("quiet") or [], known, where)
         cfg = (p.parent / str(raw["config"])).resolve()
         if not cfg.is_file():
             raise ConfigError(f"{where} field 'config': {cfg} not found")
         out.append(Scenario(id=str(sid), clip=str(raw["clip"]), config=cfg,
                             camera=None if raw.get("camera") is None else str(raw["camera"]),
-                            rules=rules, events=events))
+                            rules=rules, events=events, quiet=quiet))
     return out
+
+
+def _quiet_rules(raw: Any, known: set[str], where: str) -> list[str]:
+    """`quiet`: rule ids, or a family name such as `posture` for every `posture.*` rule."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where} field 'quiet': must be a list of rule ids or rule families")
+    out: set[str] = set()
+    for name in (str(x) for x in raw):
+        hits = {r for r in known if r == name or r.startswith(name + ".")}
+        if not hits:
+            raise ConfigError(f"{where} field 'quiet': {name!r} is neither a rule id nor a rule family")
+        out |= hits
+    return sorted(out)
+
+
+def quiet_figures(per: dict[str, Any]) -> dict[str, Any]:
+    """False alarms per hour of video, per rule, over the clips where nobody breaks that rule."""
+    out: dict[str, dict[str, Any]] = {}
+    for sc in per.values():
+        for rule in sc.get("quiet_rules", []):
+            c = out.setdefault(rule, {"events": 0, "video_s": 0.0, "clips": 0})
+            c["events"] += sc["quiet_events"].get(rule, 0)
+            c["video_s"] += sc["video_s"]
+            c["clips"] += 1
+    for c in out.values():
+        c["video_s"] = round(c["video_s"], 2)
+        c["false_alarms_per_hour"] = None if c["video_s"] <= 0 else round(c["events"] * 3600.0 / c["video_s"], 2)
+    return dict(sorted(out.items()))
+
+
+def quiet_table(quiet: dict[str, Any]) -> str:
+    head = f"{'rule (nobody breaks it)':<24} {'clips':>5} {'video s':>8} {'events':>6} {'FA/hour':>8}"
+    lines = [head, "-" * len(head)]
+    for rule, c in quiet.items():
+        fa = "  -  " if c["false_alarms_per_hour"] is None else f"{c['false_alarms_per_hour']:.1f}"
+        lines.append(f"{rule:<24} {c['clips']:>5} {c['video_s']:>8.1f} {c['events']:>6} {fa:>8}")
+    return "\n".join(lines)
 
 
 def predicted_intervals(events: list[dict[str, Any]], rules: list[str]) -> list[Interval]:
@@ -153,6 +192,14 @@ def evaluate_videos(scenarios: list[Scenario], data_dir: str | Path, out_dir: st
             "video_s": round(res.video_s, 2), "wall_s": round(res.wall_s, 2), "frames": res.frames,
             "error": res.error,
         }
+        if sc.quiet:
+            ids: dict[str, set[str]] = {r: set() for r in sc.quiet}
+            for e in res.events:
+                if e["rule_id"] in ids:
+                    ids[e["rule_id"]].add(str(e.get("event_id")))
+            per[sc.id]["quiet_rules"] = sc.quiet
+            per[sc.id]["quiet_events"] = {r: len(v) for r, v in ids.items()}
     total = merge_counts(parts)
-    doc = {"rules": {r: c.as_dict() for r, c in sorted(total.items())}, "scenarios": per, "min_iou": min_iou}
+    doc = {"rules": {r: c.as_dict() for r, c in sorted(total.items())}, "scenarios": per, "min_iou": min_iou,
+           "quiet": quiet_figures(per)}
     return doc, total

@@ -34,6 +34,7 @@ from typing import IO, Literal
 import cv2
 import numpy as np
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Frame
 from pipeline.events.snapshot import blur_regions
@@ -208,7 +209,7 @@ class ClipRecorder:
         rel, final = self._paths(clip)
         h, w = image.shape[:2]
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
+            private.make_dir(final.parent)  # 0700
             fd, tmp = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=".part.mp4", dir=final.parent)
             os.close(fd)
         except OSError as e:

@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.clips import ClipRecorder, clip_relpath
-from pipeline.events.snapshot import render_snapshot, write_snapshot
+from pipeline.events.snapshot import blur_regions, render_snapshot, write_snapshot
 from pipeline.events.store import EventStore
 from pipeline.rules.articles import ARTICLES
 from pipeline.rules.base import RULES
@@ -39,7 +40,7 @@ class EvidenceRecorder:
         self.blur = a.blur_customers
         for sub in ("clips", "snapshots"):
             try:
-                (out_dir / sub).mkdir(parents=True, exist_ok=True)
+                private.make_dir(out_dir / sub)  # 0700
             except OSError as exc:
                 raise OutputError(f"{out_dir / sub}: cannot create folder ({exc.strerror})") from None
         self.clips = ClipRecorder(camera.id, out_dir, pre_roll_s=a.pre_roll_s, post_roll_s=a.post_roll_s,
@@ -47,6 +48,10 @@ class EvidenceRecorder:
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}  # clip results the store could not take yet
+
+    def set_zones(self, camera: CameraConfig) -> None:
+        """Snapshots draw the new zones from now on."""
+        self.camera, self.assigner = camera, SceneAssigner(camera)
 
     def paths_of(self, event_id: str) -> dict[str, str]:
         return self._paths.get(event_id, {})
@@ -81,6 +86,7 @@ class EvidenceRecorder:
         try:
             img = self._annotate(ev, frame, res, blur)
             write_snapshot(self.out_dir / rel_snap, img)
+            self._write_crop(ev, frame, blur)
             self.store.set_evidence(ev.event_id, snapshot=rel_snap, clip=rel_clip, status="pending")
         except OutputError as exc:
             log.error("camera %s: %s", self.camera.id, exc)
@@ -94,6 +100,18 @@ class EvidenceRecorder:
                 continue
             del self._unsaved[eid]
             log.info("camera %s: clip result of event %s stored after a retry", self.camera.id, eid)
+    def _write_crop(self, ev: Event, frame: Frame, blur: list[np.ndarray]) -> None:
+        """The raw region the phone step saw (details crop_box), for `counterwatch train dataset`."""
+        box = (ev.details or {}).get("crop_box")
+        if not (isinstance(box, (list, tuple)) and len(box) == 4):
+            return
+        x1, y1, x2, y2 = (int(v) for v in box)
+        x1, y1, x2, y2 = max(0, x1), max(0, y1), min(frame.width, x2), min(frame.height, y2)
+        if x2 - x1 < 4 or y2 - y1 < 4:
+            return
+        crop = frame.image[y1:y2, x1:x2].copy()
+        blur_regions(crop, [np.asarray(b[:4], np.float64) - [x1, y1, x1, y1] for b in blur])
+        write_snapshot(self.out_dir / f"snapshots/{ev.event_id}_crop.jpg", crop)
 
     def _annotate(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> np.ndarray:
         size = (frame.width, frame.height)
@@ -108,7 +126,9 @@ class EvidenceRecorder:
         objects = [(o.xyxy, f"{o.class_name} {o.confidence:.2f}") for o in res.facts.objects]
         rule = RULES.get(ev.rule_id)
         art = ARTICLES.get(ev.article)
-        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {ev.post_id or ''}"
+        post = next((p.name or p.id for p in self.camera.posts if p.id == ev.post_id), ev.post_id or "")
+        where = f"{post} ({ev.post_id})" if ev.post_id and post != ev.post_id else post  # the name people use
+        title_zh = f"{rule.name_zh if rule else ev.rule_id} · {ev.article} · {where}"
         title_en = f"{rule.name_en if rule else ev.rule_id} · {art.title_en if art else ev.article}"
         return render_snapshot(frame, zones=zones, persons=persons, objects=objects,
                                highlight_track_ids=set(ev.track_ids), title_zh=title_zh, title_en=title_en,

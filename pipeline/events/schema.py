@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -68,7 +68,7 @@ class ReviewRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # RESTRICT: a review is the audit trail; the database refuses to delete an event that has one
     event_id: Mapped[str] = mapped_column(ForeignKey("events.event_id", ondelete="RESTRICT"), index=True)
-    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed
+    verdict: Mapped[str] = mapped_column(String(12))  # confirmed | dismissed | withdrawn (undone)
     reason: Mapped[str] = mapped_column(String(32), default="")
     reviewer: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text, default="")
@@ -137,6 +137,19 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(12))  # admin | supervisor | viewer
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # migration 3
+
+
+class SessionRow(Base):
+    """A web login (migration 3). The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(ForeignKey("users.username", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    client: Mapped[str] = mapped_column(String(64), default="")
 
 
 class OutboxRow(Base):
@@ -155,3 +168,16 @@ class OutboxRow(Base):
     dead_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)  # attempt limit reached
 
     __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_at"),)
+
+
+class UprightRefRow(Base):
+    """A post's learned upright posture axis (posture rules measure the change from it)."""
+
+    __tablename__ = "upright_reference"
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    post_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    angle_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_samples: Mapped[int] = mapped_column(Integer, default=0)
+    samples: Mapped[list[float]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events.store import EventStore
@@ -106,7 +107,8 @@ class JsonlSink:
         self.path = path
         self.evidence_of = evidence_of or (lambda _id: {})
         try:
-            self._fh = open(path, "a", encoding="utf-8")
+            self._fh = open(path, "a", encoding="utf-8", opener=private.opener)  # 0600
+            private.tighten(path)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write events file ({exc.strerror})") from None
 
@@ -147,11 +149,16 @@ class PresenceRecorder:
         self._open: dict[str, list[Any]] = {}  # post -> [state, start_s, last_s]
         self._pending: list[dict[str, Any]] = []
         self._last_flush: float | None = None
+        # (post, t) -> True while the camera's presence vote is still settling: that time is unknown
+        self.settling: Callable[[str, float], bool] | None = None
 
     def observe(self, facts: SceneFacts) -> None:
         t = facts.t
         for post_id, pf in facts.posts.items():
-            state = "present" if pf.staff_present else "absent"
+            if self.settling is not None and self.settling(post_id, t):
+                state = "unknown"
+            else:
+                state = "present" if pf.staff_present else "absent"
             self._note(post_id, state, t)
         if not facts.online:
             for post_id in list(self._open):

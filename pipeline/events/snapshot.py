@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.skeleton import COCO_EDGES
 from pipeline.core.types import Frame
@@ -197,7 +198,7 @@ def write_snapshot(path: str | os.PathLike[str], image: np.ndarray, *, quality: 
         raise OutputError(f"snapshot {str(path)!r}: JPEG encoding failed (image shape {image.shape})")
     tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private.make_dir(path.parent)  # 0700
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(buf.tobytes())

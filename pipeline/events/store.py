@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event
 from pipeline.events.schema import (
@@ -31,6 +33,7 @@ from pipeline.events.schema import (
     PresenceRow,
     ReviewRow,
     SchemaVersion,
+    UprightRefRow,
 )
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,23 @@ DB_NAME = "counterwatch.db"
 
 def _v1(engine: Engine) -> None:
     Base.metadata.create_all(engine)
+
+
+def _v4_upright_reference(engine: Engine) -> None:
+    """Learned per-post upright references. Idempotent: a database created after this table
+    joined the schema already has it from migration 1."""
+    UprightRefRow.__table__.create(engine, checkfirst=True)
+
+
+def _v3_sessions(engine: Engine) -> None:
+    """Server-side web sessions and `users.disabled`; each step only if missing (v1 already makes
+    them on a new database, since it creates every table of the current schema)."""
+    from pipeline.events.schema import SessionRow
+
+    SessionRow.__table__.create(engine, checkfirst=True)
+    if "disabled" not in {c["name"] for c in inspect(engine).get_columns("users")}:
+        with engine.begin() as conn:
+            conn.execute(text("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
 
 
 def _add_column_if_missing(engine: Engine, table: str, column: str, ddl_type: str) -> None:
@@ -61,7 +81,9 @@ def _v2(engine: Engine) -> None:
 
 # Versioned migrations: append (version, function); never edit an applied one. Each must be idempotent
 # (add a column or table only if it is missing), so branches that add their own numbers merge cleanly.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [(1, _v1), (2, _v2)]
+MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [
+    (1, _v1), (2, _v2), (3, _v3_sessions), (4, _v4_upright_reference)]
+MIGRATIONS.sort(key=lambda m: m[0])
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -104,10 +126,15 @@ class EventStore:
         d = Path(data_dir)
         if url is None:
             try:
-                d.mkdir(parents=True, exist_ok=True)
+                private.make_dir(d)
                 # a private probe file: parallel batch workers open the same folder at once
                 with tempfile.NamedTemporaryFile(dir=d, prefix=".write-test-"):
                     pass
+                # the database holds the password hashes: 0600 from the start (SQLite gives its
+                # -wal and -shm files the database file's mode); older files are tightened
+                os.close(os.open(d / DB_NAME, os.O_WRONLY | os.O_CREAT, private.FILE_MODE))
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    private.tighten(d / (DB_NAME + suffix))
             except OSError as exc:
                 raise OutputError(f"{d}: output folder cannot be written ({exc.strerror})") from None
         try:
@@ -122,9 +149,9 @@ class EventStore:
     def migrate(self) -> int:
         SchemaVersion.__table__.create(self.engine, checkfirst=True)
         with self.session() as s:
-            current = s.scalar(select(func.max(SchemaVersion.version))) or 0
-        for version, fn in MIGRATIONS:
-            if version > current:
+            applied = set(s.scalars(select(SchemaVersion.version)))
+        for version, fn in MIGRATIONS:  # every missing step, also one below the highest applied
+            if version not in applied:
                 log.info("applying schema migration %d", version)
                 fn(self.engine)
                 with self.session() as s, s.begin():
@@ -334,8 +361,8 @@ class EventStore:
 
     # reviews -------------------------------------------------------------------------------
     def add_review(self, event_id: str, verdict: str, reason: str, reviewer: str, note: str = "") -> None:
-        if verdict not in ("confirmed", "dismissed"):
-            raise ValueError(f"verdict must be confirmed or dismissed, got {verdict!r}")
+        if verdict not in ("confirmed", "dismissed", "withdrawn"):  # withdrawn: back to unreviewed (an undo)
+            raise ValueError(f"verdict must be confirmed, dismissed or withdrawn, got {verdict!r}")
         with self.session() as s, s.begin():
             if s.get(EventRow, event_id) is None:
                 raise KeyError(event_id)
@@ -376,6 +403,30 @@ class EventStore:
                 row = CameraStateRow(camera_id=camera_id)
                 s.add(row)
             row.site_id, row.state, row.fps, row.drop_rate, row.latency_s = site_id, state, fps, drop_rate, latency_s
+
+    # learned upright references -----------------------------------------------------------
+    def save_upright(self, rows: Iterable[dict[str, Any]], site_id: str = "default") -> None:
+        """Upsert learned references: rows of {camera_id, post_id, angle_deg, n_samples, samples}."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self.session() as s, s.begin():
+            for r in rows:
+                key = (site_id, str(r["camera_id"]), str(r["post_id"]))
+                row = s.get(UprightRefRow, key)
+                if row is None:
+                    row = UprightRefRow(site_id=key[0], camera_id=key[1], post_id=key[2])
+                    s.add(row)
+                row.angle_deg = None if r.get("angle_deg") is None else float(r["angle_deg"])
+                row.n_samples = int(r.get("n_samples") or 0)
+                row.samples = [float(x) for x in r.get("samples") or []]
+
+    def load_upright(self, camera_id: str, site_id: str = "default") -> list[dict[str, Any]]:
+        with self.session() as s:
+            rows = s.scalars(select(UprightRefRow).where(UprightRefRow.site_id == site_id,
+                                                         UprightRefRow.camera_id == camera_id))
+            return [{"camera_id": r.camera_id, "post_id": r.post_id, "angle_deg": r.angle_deg,
+                     "n_samples": r.n_samples, "samples": list(r.samples or [])} for r in rows]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from pipeline.alerts.bus import AlertBus
 from pipeline.alerts.feed import AlertFeed
 from pipeline.alerts.webhooks import WebhookOutbox
+from pipeline.config.loader import load_config
 from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import ConfigError
 from pipeline.events.store import EventStore
@@ -29,6 +31,7 @@ from pipeline.live.worker import CameraWorker, ModelPool
 from pipeline.processor import Models, build_models
 from pipeline.scene.board import PresenceBoard
 from pipeline.sources import is_live_spec, open_source
+from pipeline.sources import resolve_source as resolve_spec
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +48,71 @@ def default_pool_size() -> int:
 
 
 def resolve_source(camera: CameraConfig, config_dir: Path | None) -> str:
-    """A relative file path in the config is relative to the config file."""
-    spec = camera.source
-    if not spec:
+    """A relative file path in the config is relative to the config file (pipeline.sources.resolve_source)."""
+    if not camera.source:
         raise ConfigError(f"camera {camera.id!r} field source: empty (an rtsp:// URL, webcam:N or a video file)")
-    if is_live_spec(spec) or Path(spec).is_absolute() or config_dir is None:
-        return spec
-    return str((config_dir / spec).resolve())
+    return resolve_spec(camera.source, config_dir)
+
+
+def _zones(cam: CameraConfig) -> tuple:
+    return (tuple((p.id, p.seat, p.desk, p.customer) for p in cam.posts), cam.waiting, cam.staff_area)
+
+
+def with_new_zones(old: CameraConfig, new: CameraConfig) -> CameraConfig | None:
+    """`old` with the polygons of `new`; None when the posts differ (new posts need a restart: rules are per post)."""
+    if [p.id for p in old.posts] != [p.id for p in new.posts]:
+        return None
+    posts = [op.model_copy(update={"seat": np.seat, "desk": np.desk, "customer": np.customer})
+             for op, np in zip(old.posts, new.posts, strict=True)]
+    return old.model_copy(update={"posts": posts, "waiting": new.waiting, "staff_area": new.staff_area})
+
+
+class ConfigWatcher:
+    """Polls the config file (through a symlink) and hands a changed, valid config to `on_change`;
+    an invalid edit is logged once and the running zones stay."""
+
+    def __init__(self, path: Path, on_change: Callable[[SiteConfig], Any], interval_s: float = 2.0):
+        self.path, self.on_change, self.interval_s = Path(path), on_change, interval_s
+        self._stop = threading.Event()
+        self._seen = self._stamp()
+        self._thread = threading.Thread(target=self._loop, name="config-watch", daemon=True)
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)  # follows the link
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def start(self) -> ConfigWatcher:
+        self._thread.start()
+        return self
+
+    def check(self) -> bool:
+        """Look once; True when a changed file was loaded and handed on."""
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return False
+        self._seen = stamp
+        try:
+            cfg = load_config(self.path)
+        except ConfigError as exc:
+            log.error("config changed but is not valid; the running zones stay: %s", exc)
+            return False
+        self.on_change(cfg)
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.check()
+            except Exception:  # the watcher must never end the run
+                log.exception("config watch: %s", self.path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(self.interval_s + 1)
 
 
 class LiveRunner:
@@ -59,8 +120,12 @@ class LiveRunner:
                  config_dir: Path | None = None, pool_size: int | None = None, fps: float | None = None,
                  max_lag_s: float = 2.0, cameras: list[str] | None = None, loop_files: bool = True,
                  models: list[Models] | None = None, live_options: dict[str, Any] | None = None,
-                 on_frame: Callable[[str, Any, Any], None] | None = None):
+                 on_frame: Callable[[str, Any, Any], None] | None = None, config_path: Path | None = None):
         self.cfg, self.data_dir, self.store = cfg, Path(data_dir), store
+        self.config_path = Path(config_path) if config_path is not None else None
+        self.watcher: ConfigWatcher | None = None
+        self.config_listeners: list[Callable[[SiteConfig], Any]] = []  # told of a changed config file
+        self._reload_lock = threading.Lock()
         self.bus = bus or AlertBus()
         self.config_dir, self.fps, self.max_lag_s = config_dir, fps or cfg.analysis.fps, max_lag_s
         self.loop_files, self.live_options = loop_files, dict(live_options or {})
@@ -89,11 +154,20 @@ class LiveRunner:
             self.mqtt = MqttPublisher(cfg.alerts.mqtt)
         self.feed = AlertFeed(cfg, bus=self.bus, outbox=self.outbox, mqtt=self.mqtt)
         self.workers: dict[str, CameraWorker] = {}
+        # A/B duties whose posts sit in front of different cameras; the hall board reads it too,
+        # and each presence flip goes out on the bus (kind "presence") for the board's live feed
+        self.board = PresenceBoard(on_change=self.bus.publish)
         self.started_at: float | None = None
         self._stopped = False
 
-    def _open(self, camera: CameraConfig, on_state: Callable[[str, str, str], None]) -> Any:
+    def _open(self, camera: CameraConfig, on_health_state: Callable[[str, str, str], None]) -> Any:
         spec = self.sources[camera.id]
+
+        def on_state(camera_id: str, state: str, reason: str) -> None:  # health first, then tell the board
+            on_health_state(camera_id, state, reason)
+            self.bus.publish({"kind": "camera", "camera_id": camera_id, "state": state, "reason": reason,
+                              "at": time.time()})
+
         if is_live_spec(spec):
             opts = {"stall_timeout_s": camera.stall_timeout_s, **self.live_options}
             return open_source(spec, camera_id=camera.id, fps=self.fps, live=True, on_state=on_state, **opts)
@@ -103,7 +177,11 @@ class LiveRunner:
         """Load models (fails fast with a clear error), then start the cameras and the outbox."""
         t0 = time.perf_counter()
         if self._models is None:
-            one = single_thread_cfg(self.cfg) if self.pool_size > 1 else self.cfg
+            from pipeline.core.threads import thread_plan
+
+            plan = thread_plan(self.pool_size)  # K model sets x cores // K threads, OpenCV 1 thread when K > 1
+            log.info("live: %s", plan.describe())
+            one = plan.apply(self.cfg) if self.pool_size > 1 else self.cfg
             self._models = [build_models(one) for _ in range(self.pool_size)]
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)
@@ -113,14 +191,45 @@ class LiveRunner:
         self.store.repair_evidence(self.data_dir)
         if self.outbox is not None:
             self.outbox.start()
-        board = PresenceBoard()  # A/B duties whose posts sit in front of different cameras
         for cam in self.cameras:
             w = CameraWorker(self.cfg, cam, pool, self.store, self.data_dir, self.feed, self._open, fps=self.fps,
-                             max_lag_s=self.max_lag_s, on_frame=self.on_frame, board=board)
+                             max_lag_s=self.max_lag_s, on_frame=self.on_frame, board=self.board)
             self.workers[cam.id] = w.start()
         self.started_at = time.time()
+        if self.config_path is not None:  # hand edits, and saves by a `serve` process next to this one
+            self.watcher = ConfigWatcher(self.config_path, self._config_changed).start()
         return self
 
+    def _config_changed(self, cfg: SiteConfig) -> None:
+        self.reload_zones(cfg)
+        for listener in self.config_listeners:
+            listener(cfg)
+
+    def reload_zones(self, cfg: SiteConfig) -> list[str]:
+        """Give running cameras the zones of `cfg` (after a zone-editor save or a file change);
+        the ids of the cameras whose zones changed."""
+        changed = []
+        with self._reload_lock:
+            for cam_id, w in self.workers.items():
+                try:
+                    new = cfg.camera(cam_id)
+                except KeyError:
+                    log.warning("camera %s: no longer in the config; it keeps running until a restart", cam_id)
+                    continue
+                if _zones(new) == _zones(w.camera):
+                    continue
+                merged = with_new_zones(w.camera, new)
+                if merged is None:
+                    log.warning("camera %s: its posts changed in the config; restart `counterwatch run` to apply",
+                                cam_id)
+                    continue
+                w.update_zones(merged)
+                w.camera = merged  # compared against by the next reload
+                changed.append(cam_id)
+            if changed:
+                self.cameras = [self.workers[c.id].camera if c.id in self.workers else c for c in self.cameras]
+                log.info("live: new zones for camera(s) %s", ", ".join(changed))
+        return changed
     def worker_restarts(self) -> dict[str, int]:
         """Camera id -> restarts of its worker after an error (counter in /metrics)."""
         return {cid: w.restarts for cid, w in self.workers.items()}
@@ -133,6 +242,8 @@ class LiveRunner:
         if self._stopped:
             return
         self._stopped = True
+        if self.watcher is not None:
+            self.watcher.stop()
         for w in self.workers.values():
             w.stop()
         deadline = time.monotonic() + timeout_s

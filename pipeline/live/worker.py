@@ -88,6 +88,18 @@ class CameraWorker:
         self.source: Any = None
         self.restarts = 0  # times the worker was restarted after an unexpected error (/metrics)
         self.restart_initial_s, self.restart_max_s = 1.0, 60.0
+        self._new_zones: CameraConfig | None = None  # set by LiveRunner.reload_zones, taken by the camera thread
+        self._zones_lock = threading.Lock()
+
+    def update_zones(self, camera: CameraConfig) -> None:
+        """Hand the camera thread a config with new zones; it takes them before its next frame."""
+        with self._zones_lock:
+            self._new_zones = camera
+
+    def _take_new_zones(self) -> CameraConfig | None:
+        with self._zones_lock:
+            cam, self._new_zones = self._new_zones, None
+        return cam
 
     def start(self) -> CameraWorker:
         self._thread.start()
@@ -161,13 +173,23 @@ class CameraWorker:
                     if steady_time() - frame.timestamp_s > self.max_lag_s:
                         self.health.lagged_frame()  # too old by the time a model set was free
                         continue
+                    new_cam = self._take_new_zones()
+                    if new_cam is not None:
+                        cam = self.camera = new_cam
+                        evidence.set_zones(cam)
+                        if pipe is not None:
+                            pipe.set_zones(cam)
+                        log.info("camera %s: zones reloaded", cam.id)
                     if pipe is None:
                         pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
-                                              board=self.board)
+                                              board=self.board, references=self.store)
+                        presence.settling = pipe.settling
                     pipe.models = models
                     res = pipe.process(frame)
                 evidence.on_frame(frame, res)
                 presence.observe(res.facts)
+                if self.board is not None:  # queue length for the hall board
+                    self.board.note_waiting(cam.id, res.facts.t, res.facts.waiting_count)
                 last_t = frame.timestamp_s
                 self._publish(res.events, frame.timestamp_s, evidence)
                 self.health.analysed_frame(frame.timestamp_s, sum(e.state == "start" for e in res.events))

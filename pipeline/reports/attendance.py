@@ -76,6 +76,8 @@ def judge(intervals: list[Interval], shift: tuple[dt.datetime, dt.datetime] | No
                 row["early_min"] = round((end - last).total_seconds() / 60, 1)
             else:
                 status.append("st_unknown_end")
+    if shift is None:  # nothing to judge arrival and departure against: never "on time"
+        return {**row, "status": ["st_no_shift"]}
     return {**row, "status": status or ["st_ok"]}
 
 

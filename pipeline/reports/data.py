@@ -55,6 +55,10 @@ class ReportData:
     verdicts: list[dict[str, Any]] = field(default_factory=list)
     trend: list[dict[str, Any]] = field(default_factory=list)
     live_vs_batch: list[dict[str, Any]] = field(default_factory=list)
+    # the day's events less those a supervisor dismissed (false alarms): what every count and KPI uses
+    counted: list[dict[str, Any]] = field(default_factory=list)
+    dismissed: int = 0
+    source_kind: str | None = None  # batch | live (the live monitor) | file (`analyze` of recordings) | None
 
 
 # Names of the rulebook's rules, for events whose rule is not registered in this build (an older database).
@@ -189,6 +193,21 @@ class ReportQuery:
                 out[r.post_id].append((max(r.wall_start, lo), min(r.wall_end, hi), r.state))
         return out
 
+    def live_from_recordings(self, day: dt.date) -> bool:
+        """True when every 'live' row of the day came from `analyze` of a recording (the live monitor
+        writes none with a recording)."""
+        lo, hi = _day_bounds(day)
+        checks = [
+            select(func.count()).select_from(EventRow).where(
+                EventRow.source == "live", EventRow.wall_start >= lo, EventRow.wall_start < hi,
+                EventRow.recording.is_(None)),
+            select(func.count()).select_from(PresenceRow).where(
+                PresenceRow.source == "live", PresenceRow.wall_start < hi, PresenceRow.wall_end > lo,
+                PresenceRow.recording.is_(None)),
+        ]
+        with self.store.session() as s:
+            return not any(s.scalar(q) for q in checks)
+
     def outages(self, day: dt.date) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
         lo, hi = _day_bounds(day)
         now = dt.datetime.now()
@@ -272,14 +291,17 @@ def build_report_data(store: EventStore, day: dt.date, cfg: SiteConfig | None = 
     data = ReportData(day=day, site_id=cfg.site.id if cfg else "default",
                       site_name=(cfg.site.name or cfg.site.id) if cfg else "", source=source, posts=posts,
                       events=events, timeline=timeline, windows=windows)
+    data.counted = [e for e in events if e["verdict"] != "dismissed"]
+    data.dismissed = len(events) - len(data.counted)
+    data.source_kind = "file" if source == "live" and q.live_from_recordings(day) else source
     _fill_rule_and_post_tables(data, spans)
     data.attendance = att.attendance_rows(cfg, day, posts, timeline)
     data.ab_gaps = [{"event_id": e["event_id"], "duty": _duty_of(e), "post_id": e["post_id"] or "",
                      "start": e["wall_start"], "end": e["wall_end"], "minutes": round(e["duration_s"] / 60, 1),
                      "article": e["article"], "verdict": e["verdict"]}
-                    for e in events if e["rule_id"] == AB_RULE]
+                    for e in data.counted if e["rule_id"] == AB_RULE]
     data.ab_gaps += cross_camera_gaps(cfg, day, timeline)
-    data.top_events = sorted(events, key=lambda e: (-SEV_RANK.get(e["severity"], 0), -e["duration_s"],
+    data.top_events = sorted(data.counted, key=lambda e: (-SEV_RANK.get(e["severity"], 0), -e["duration_s"],
                                                     e["wall_start"]))[:top_n]
     data.verdicts = _verdict_rows(events)
     data.trend = _trend_rows(q, day)
@@ -355,7 +377,7 @@ def _duty_of(e: dict[str, Any]) -> str:
 
 def _fill_rule_and_post_tables(data: ReportData, spans: list[tuple[dt.datetime, dt.datetime]]) -> None:
     per_rule: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for e in data.events:
+    for e in data.counted:
         per_rule[e["rule_id"]].append(e)
     for rule_id, evs in sorted(per_rule.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         zh, en = rule_names(rule_id)
@@ -368,7 +390,7 @@ def _fill_rule_and_post_tables(data: ReportData, spans: list[tuple[dt.datetime, 
             hours[e["wall_start"].hour] += 1
         data.by_hour[rule_id] = hours
     for p in data.posts:
-        evs = [e for e in data.events if e["post_id"] == p.id]
+        evs = [e for e in data.counted if e["post_id"] == p.id]
         iv = data.timeline.get(p.id, [])
         present, absent = _minutes_of(iv, "present", spans), _minutes_of(iv, "absent", spans)
         unknown = max(0.0, sum((we - ws).total_seconds() for ws, we in spans) / 60 - present - absent)
@@ -400,7 +422,8 @@ def _trend_rows(q: ReportQuery, day: dt.date) -> list[dict[str, Any]]:
         d = first + dt.timedelta(days=i)
         live, batch = counts.get((d, "live"), Counter()), counts.get((d, "batch"), Counter())
         main = batch if batch["events"] else live
-        rows.append({"day": d, "live": live["events"], "batch": batch["events"], "events": main["events"],
+        rows.append({"day": d, "live": live["events"], "batch": batch["events"],
+                     "events": main["events"] - main["dismissed"],
                      "confirmed": main["confirmed"], "dismissed": main["dismissed"]})
     return rows
 

@@ -72,16 +72,16 @@ def context(data: ReportData, charts: dict[str, bytes], lang: str, ui_url: str, 
                     "post_name": names.get(e["post_id"], e["post_id"] or "—"),
                     "thumb": thumbnail(data_dir, e["snapshot"])})
     rates = [p["onpost_rate"] for p in data.by_post if p["onpost_rate"] is not None]
-    cited = sorted({e["article"] for e in data.events} | {"第五十一条"}, key=_article_order)
+    cited = sorted({e["article"] for e in data.counted} | {"第五十一条"}, key=_article_order)
     wd = WEEKDAYS["en" if lang == "en" else "zh"][data.day.weekday()]
     verdict_sum = {k: sum(v[k] for v in data.verdicts) for k in ("confirmed", "dismissed", "unreviewed")}
     return {
         "_": tr(lang), "lang": lang, "day": data.day.isoformat(), "weekday": wd if lang == "en" else f"星期{wd}",
         "site_id": data.site_id, "site_name": data.site_name,
-        "source_label": tr(lang)(f"source_{data.source or 'none'}"),
+        "source_label": tr(lang)(f"source_{data.source_kind or 'none'}"),
         "opening": ", ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in data.windows),
         "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "total_events": len(data.events), "total_minutes": round(sum(r["minutes"] for r in data.by_rule), 1),
+        "total_events": len(data.counted), "all_events": len(data.events), "total_minutes": round(sum(r["minutes"] for r in data.by_rule), 1),
         "posts": data.posts, "by_rule": data.by_rule, "by_post": data.by_post,
         "mean_onpost": _pct(sum(rates) / len(rates)) if rates else "—",
         "unattended_total": round(sum(p["unattended_min"] for p in data.by_post), 1),

@@ -1,4 +1,9 @@
-"""ReportData -> XLSX: one sheet per table, header row frozen, autofilter on, plain values (no formulas)."""
+"""ReportData -> XLSX: one sheet per table, header row frozen, autofilter on, plain values (no formulas).
+
+Text that a spreadsheet would run as a formula (it starts with = + - @, or a tab or
+carriage return before one) is written with a leading apostrophe, so a post or staff
+name such as `=HYPERLINK(...)` stays text (formula injection).
+"""
 
 from __future__ import annotations
 
@@ -89,7 +94,7 @@ def _rows(data: ReportData, key: str, lang: str, ui_url: str) -> list[dict[str, 
 
 
 def _write_table(ws, headers: list[str], rows: list[list[Any]]) -> None:
-    ws.append(headers)
+    ws.append([_cell(h) for h in headers])
     for cell in ws[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
@@ -102,11 +107,21 @@ def _write_table(ws, headers: list[str], rows: list[list[Any]]) -> None:
         ws.column_dimensions[get_column_letter(i)].width = min(60, width + 2)
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(s: str) -> str:
+    """Text a spreadsheet will not evaluate: a leading apostrophe before = + - @ (and tab / CR)."""
+    return "'" + s if s.startswith(FORMULA_START) else s
+
+
 def _cell(v: Any) -> Any:
     if isinstance(v, dt.datetime):
         return v.replace(microsecond=0)
     if isinstance(v, (list, tuple, dict)):
-        return str(v)
+        v = str(v)
+    if isinstance(v, str):
+        return safe_text(v)
     return v
 
 

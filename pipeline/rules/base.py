@@ -40,6 +40,7 @@ class RuleContext:
     post_ids: tuple[str, ...] = ()
     wall_at: Any = None  # callable(t) -> datetime | None
     site: Any = None  # pipeline.config.models.SiteInfo | None (opening/closing times)
+    upright: Any = None  # pipeline.rules.upright.UprightModel shared by a camera's pose rules, or None
 
     def is_active(self, params: RuleParams, wall: datetime | None) -> bool:
         return True if self.active is None else bool(self.active(params, wall))

@@ -12,16 +12,16 @@ import numpy as np
 from pydantic import Field
 
 from pipeline.rules import measures as m
-from pipeline.rules.base import Finding, Rule, register
-from pipeline.rules.subjects import PoseParams, staff_poses, track_key
+from pipeline.rules.base import Finding, register
+from pipeline.rules.subjects import PoseRule, PostureParams, judgeable, not_visible, staff_poses, track_key
 from pipeline.scene.facts import SceneFacts
 
 SEV = "^(info|low|medium|high)$"
 SIDES = (("left", "right"), ("right", "left"))
 
 
-class _GestureRule(Rule):
-    """Loops over staff and delegates one skeleton to `measure`."""
+class _GestureRule(PoseRule):
+    """Loops over judgeable staff and delegates one skeleton to `measure`."""
 
     evict_after_s = 120.0  # per-track state: a track gone this long is not coming back
 
@@ -32,15 +32,20 @@ class _GestureRule(Rule):
         out = []
         for person, pose, scale in staff_poses(facts, self.params.min_keypoint_conf):
             kw: dict[str, Any] = {"post_id": person.post_id, "track_ids": (person.track_id,)}
-            if pose is None or scale is None:
-                out.append(Finding(track_key(person), None, **kw))
+            why = judgeable(person, pose, scale, self.params)
+            if why is not None:
+                out.append(not_visible(track_key(person), why, **kw))
                 continue
             cond, vals = self.measure(pose, scale)
-            out.append(Finding(track_key(person), cond, details=m.rounded(vals), **kw))
+            if cond is None:
+                out.append(not_visible(track_key(person), "keypoints not visible for this gesture",
+                                       m.rounded(vals), **kw))
+            else:
+                out.append(Finding(track_key(person), cond, details=m.rounded(vals), **kw))
         return out
 
 
-class ArmsCrossedParams(PoseParams):
+class ArmsCrossedParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Arms crossed this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Arms open this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
@@ -84,24 +89,43 @@ class ArmsCrossed(_GestureRule):
                             "wrists_below_shoulder": float(np.mean(wy))}
 
 
-class ChinRestParams(PoseParams):
+class ChinRestParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Chin propped this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Hand away this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
     severity: str = Field("low", pattern=SEV, description="Base severity")
-    wrist_to_chin_max: float = Field(0.45, ge=0, le=3, description="Wrist at most this far from the chin (body scales)")
+    wrist_to_chin_max: float = Field(0.45, ge=0, le=3,
+                                     description="Wrist at most this far from the chin or a cheek (body scales)")
     wrist_above_nose_max: float = Field(0.1, ge=0, le=2,
                                         description="Wrist at most this far above the nose (body scales): below the nose")
     elbow_below_wrist_min: float = Field(0.3, ge=0, le=3,
                                          description="Elbow at least this much lower than the wrist (body scales): "
                                                      "a propping forearm")
+    forearm_max_from_vertical_deg: float = Field(
+        55.0, ge=0, le=90, description="The forearm (elbow -> wrist) points up within this angle of the vertical")
+    ear_share_max: float = Field(
+        0.8, ge=0, le=2,
+        description="A wrist nearer an ear than this share of its distance to the chin/cheek is a phone call, not a prop")
+
+
+def face_targets(pose: m.Pose, scale: float) -> dict[str, np.ndarray]:
+    """Where a propping hand rests: the chin and each cheek (between nose and ear, a little below the nose)."""
+    out: dict[str, np.ndarray] = {}
+    chin = m.chin_point(pose, scale)
+    if chin is not None:
+        out["chin"] = chin
+    nose = pose.pt("nose")
+    for side, _ in SIDES:
+        ear = pose.pt(f"{side}_ear")
+        if nose is not None and ear is not None:
+            out[f"{side}_cheek"] = (nose + ear) / 2.0 + np.array([0.0, 0.12 * scale])
+    return out
 
 
 @register
 class ChinRest(_GestureRule):
-    """A hand propping the chin (托腮): wrist at the chin below the nose, elbow lower.
-
-    A wrist nearer an ear than the chin is left out: that is a phone call, not a prop.
+    """A hand propping the chin or cheek (托腮), either hand: wrist at the chin or a cheek, below the
+    nose, forearm raised (elbow lower, pointing up). A wrist nearer an ear is left out: a phone call.
     """
 
     rule_id = "gesture.chin_rest"
@@ -109,11 +133,13 @@ class ChinRest(_GestureRule):
     name_zh = "托腮"
     name_en = "Chin propped on a hand"
     Params = ChinRestParams
+    measure_key = "wrist_to_face"
 
     def measure(self, pose: m.Pose, scale: float) -> tuple[bool | None, dict[str, float | None]]:
         p = self.params
-        chin, nose = m.chin_point(pose, scale), pose.pt("nose")
-        if chin is None:
+        nose = pose.pt("nose")
+        targets = face_targets(pose, scale)
+        if nose is None or not targets:
             return None, {}
         judged, hit, best = False, False, None
         vals: dict[str, float | None] = {}
@@ -122,21 +148,25 @@ class ChinRest(_GestureRule):
             if w is None or e is None:
                 continue
             judged = True
-            d_chin = float(np.hypot(*(w - chin))) / scale
+            d_face = min(float(np.hypot(*(w - q))) / scale for q in targets.values())
             ears = [m.point_dist(pose, f"{s}_ear", w, scale) for s, _ in SIDES]
             d_ear = min([d for d in ears if d is not None], default=np.inf)
             elbow_lower = (e[1] - w[1]) / scale
             above_nose = (nose[1] - w[1]) / scale
-            ok = (d_chin <= p.wrist_to_chin_max and above_nose <= p.wrist_above_nose_max
-                  and elbow_lower >= p.elbow_below_wrist_min and d_chin < d_ear)
+            fa = w - e
+            from_vertical = float(np.degrees(np.arctan2(abs(fa[0]), -fa[1]))) if np.hypot(*fa) > 1e-6 else 180.0
+            ok = (d_face <= p.wrist_to_chin_max and above_nose <= p.wrist_above_nose_max
+                  and elbow_lower >= p.elbow_below_wrist_min and from_vertical <= p.forearm_max_from_vertical_deg
+                  and d_ear >= p.ear_share_max * d_face)
             hit = hit or ok
-            if best is None or d_chin < best:
-                best = d_chin
-                vals = {"wrist_to_chin": d_chin, "elbow_below_wrist": elbow_lower, "wrist_above_nose": above_nose}
+            if best is None or d_face < best:
+                best = d_face
+                vals = {"wrist_to_face": d_face, "elbow_below_wrist": elbow_lower, "wrist_above_nose": above_nose,
+                        "forearm_from_vertical_deg": from_vertical}
         return (bool(hit) if judged else None), vals
 
 
-class HandsOnHipsParams(PoseParams):
+class HandsOnHipsParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Hands on hips this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Hands away this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")

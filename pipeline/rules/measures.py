@@ -113,6 +113,22 @@ def shoulder_tilt_deg(p: Pose) -> float | None:
     return math.degrees(math.atan2(dy, dx))
 
 
+def shoulder_line_deg(p: Pose) -> float | None:
+    """Signed angle of the shoulder line (image-left shoulder -> image-right shoulder) from horizontal.
+
+    + when the image-right shoulder is lower; a rigid sideways tilt of the upper body
+    by θ (+ = top towards image right) turns it by the same θ as `torso_angle_deg`.
+    """
+    ls, rs = p.pt("left_shoulder"), p.pt("right_shoulder")
+    if ls is None or rs is None:
+        return None
+    a, b = (ls, rs) if ls[0] <= rs[0] else (rs, ls)
+    v = b - a
+    if np.hypot(*v) < 1e-6:
+        return None
+    return math.degrees(math.atan2(v[1], v[0]))
+
+
 HEAD = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 
 
@@ -164,12 +180,15 @@ def body_facing_x(p: Pose, scale: float | None = None, min_thigh: float = 0.3) -
     return facing_x(p, scale)
 
 
-def forward_bend_deg(p: Pose, scale: float | None = None, min_facing: float = 0.15) -> float | None:
-    """Torso angle from vertical, + towards where the body faces (bent forward), - away (reclined).
+def forward_bend_deg(p: Pose, scale: float | None = None, min_facing: float = 0.15,
+                     ref_deg: float = 0.0) -> float | None:
+    """Torso angle from the upright direction `ref_deg` (image vertical by default), + towards where
+    the body faces (bent forward), - away (reclined).
 
     None when the torso is not visible or the view is frontal (direction unknown).
     """
     ang = torso_angle_deg(p)
+    ang = None if ang is None else ang - ref_deg
     face = body_facing_x(p, scale)
     if ang is None or face is None or abs(face) < min_facing:
         return None

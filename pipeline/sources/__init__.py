@@ -7,6 +7,9 @@
   * http://, https://, udp://, srt:// -> LiveSource
   * webcam:N or webcam:/dev/videoN -> LiveSource on a local camera
 Every source is an iterator of Frame with `info`, `stats`, `close()` and `with`.
+`resolve_source(spec, config_dir(path))` turns a config's `source` into what to open
+(relative paths against the config file's folder) and `still_frame(camera, base_dir)`
+reads one clean frame (the zone editor's background).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pipeline.sources.base import Sampler, Source, SourceInfo
 from pipeline.sources.file import VIDEO_EXTENSIONS, VideoFileSource
 from pipeline.sources.folder import IMAGE_EXTENSIONS, ImageFolderSource
 from pipeline.sources.live import LiveSource, LiveStats
+from pipeline.sources.resolve import config_dir, resolve_source, still_frame
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -31,8 +35,11 @@ __all__ = [
     "Source",
     "SourceInfo",
     "VideoFileSource",
+    "config_dir",
     "is_live_spec",
     "open_source",
+    "resolve_source",
+    "still_frame",
 ]
 
 _STREAM_SCHEMES = {

@@ -14,9 +14,11 @@ import contextlib
 import hmac
 import importlib
 import logging
+import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline import __version__
 from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
-from pipeline.web import review_api, zones
+from pipeline.web import board, day, openapi, review_api, zones
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -37,7 +39,8 @@ from pipeline.web.auth import (
     load_or_create_secret,
     verify_user,
 )
-from pipeline.web.i18n import get_lang, render, t
+from pipeline.web.i18n import get_lang, render, t, translate_error
+from pipeline.web.limits import RequestGuard, max_body_bytes_from_env
 from pipeline.web.schemas import LoginOut, LoginRequest, UserOut
 
 log = logging.getLogger(__name__)
@@ -80,22 +83,28 @@ def _add_auth_routes(app: FastAPI) -> None:
     def login_page(request: Request, next: str | None = None, error: str | None = None):  # noqa: A002
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         resp = render(request, "login.html", next=_safe_next(next), error=error, login_csrf=token,
-                      status_code=429 if error == "throttled" else 200)
+                      status_code={"throttled": 429, "busy": 503}.get(error or "", 200))
         resp.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
         return resp
 
     def _attempt(request: Request, username: str, password: str) -> dict[str, Any] | str:
+        """The user, or "failed" / "throttled:SECONDS". The try is counted before the hash runs
+        (so parallel requests can't all pass the limit) and the hash waits for a free slot."""
         auth: AuthState = request.app.state.auth
         ip = client_ip(request)
-        wait = auth.limiter.blocked(username, ip)
+        wait = auth.limiter.begin(username, ip)
         if wait > 0:
+            log.warning("login for %r from %s throttled (%.0f s)", username, ip, wait)
             return f"throttled:{int(wait) + 1}"
-        user = verify_user(auth.store, username, password)
+        user = None
+        try:
+            with auth.hashes.slot():
+                user = verify_user(auth.store, username, password)
+        finally:
+            auth.limiter.finish(username, ip, ok=user is not None)
         if user is None:
-            auth.limiter.failed(username, ip)
             log.warning("failed login for %r from %s", username, ip)
             return "failed"
-        auth.limiter.succeeded(username, ip)
         return user
 
     @app.post("/login", include_in_schema=False)
@@ -104,7 +113,14 @@ def _add_auth_routes(app: FastAPI) -> None:
         cookie_tok = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not cookie_tok or not hmac.compare_digest(cookie_tok, csrf_token):
             raise HTTPException(403, "CSRF token missing or wrong")
-        got = _attempt(request, username, password)
+        try:
+            got = _attempt(request, username, password)
+        except HTTPException as exc:  # hashing gate full: the form says so in the page's language
+            if exc.status_code != 503:
+                raise
+            resp = RedirectResponse(f"/login?error=busy&next={quote(_safe_next(next))}", status_code=303)
+            resp.headers["Retry-After"] = "5"
+            return resp
         if isinstance(got, str):
             err = "throttled" if got.startswith("throttled") else "failed"
             resp = RedirectResponse(f"/login?error={err}&next={_safe_next(next)}", status_code=303)
@@ -112,7 +128,7 @@ def _add_auth_routes(app: FastAPI) -> None:
                 resp.headers["Retry-After"] = got.split(":")[1]
             return resp
         auth: AuthState = request.app.state.auth
-        cookie, _csrf = auth.new_session(got)
+        cookie, _csrf = auth.new_session(got, client_ip(request))
         resp = RedirectResponse(_safe_next(next), status_code=303)
         _set_session(resp, auth, cookie)
         return resp
@@ -127,13 +143,15 @@ def _add_auth_routes(app: FastAPI) -> None:
                                     headers={"Retry-After": got.split(":")[1]})
             raise HTTPException(401, "wrong username or password")
         auth: AuthState = request.app.state.auth
-        cookie, csrf = auth.new_session(got)
+        cookie, csrf = auth.new_session(got, client_ip(request))
         resp = JSONResponse(LoginOut(username=got["username"], role=got["role"], csrf_token=csrf).model_dump())
         _set_session(resp, auth, cookie)
         return resp
 
     @app.post("/logout", include_in_schema=False)
-    def logout(user: ViewerUser):
+    def logout(request: Request, user: ViewerUser):
+        """Ends the session on the server: the cookie, even a copy of it, is refused from now on."""
+        request.app.state.auth.end_session(request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
@@ -169,13 +187,18 @@ def _add_error_handlers(app: FastAPI) -> None:
                 return RedirectResponse(f"/login?next={_safe_next(nxt)}", status_code=303)
             lang = get_lang(request)
             title = {403: t("forbidden", lang), 404: t("not_found", lang)}.get(exc.status_code, t("error", lang))
-            return render(request, "error.html", status_code=exc.status_code, title=title, detail=exc.detail)
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+            return render(request, "error.html", status_code=exc.status_code, title=title,
+                          detail=translate_error(exc.detail, lang))
+        # `detail` stays English (API clients match on it); `message` is for people, in the UI's language
+        return JSONResponse({"detail": exc.detail, "message": translate_error(exc.detail, get_lang(request))},
+                            status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError):
         lines = [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"detail": lines}, status_code=422)
+        lang = get_lang(request)
+        return JSONResponse({"detail": lines, "message": [translate_error(e["msg"], lang) for e in exc.errors()]},
+                            status_code=422)
 
 
 def _include_live(app: FastAPI) -> None:
@@ -193,8 +216,10 @@ def _include_live(app: FastAPI) -> None:
 
 
 def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str | None = None,
-               alert_bus: Any = None, secure_cookie: bool = False) -> FastAPI:
+               alert_bus: Any = None, secure_cookie: bool = False, max_body_bytes: int | None = None) -> FastAPI:
     """The web app over one data dir (DB, clips, snapshots, session secret).
+
+    `max_body_bytes` caps request bodies (413 beyond it; default COUNTERWATCH_MAX_BODY_BYTES or 1 MiB).
 
     `config_path` enables the zone editor and names cameras/posts in filters; it is
     validated now, so a bad config fails at start-up with a message naming the field.
@@ -214,10 +239,12 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     app.state.store = store
     app.state.data_dir = data_dir
     app.state.config = config
-    app.state.config_path = Path(config_path).resolve() if config_path is not None else None
+    app.state.config_path = Path(os.path.abspath(config_path)) if config_path is not None else None  # a link stays a link
     app.state.alert_bus = alert_bus
     app.state.frame_cache = {}
     app.state.auth = AuthState(store=store, secret=load_or_create_secret(data_dir), secure_cookie=secure_cookie)
+
+    app.add_middleware(RequestGuard, max_bytes=max_body_bytes or max_body_bytes_from_env())
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -235,5 +262,8 @@ def create_app(data_dir: Path, *, config_path: Path | None = None, db_url: str |
     _include_live(app)  # first: /api/events/stream must win over /api/events/{event_id}
     app.include_router(review_api.router)
     app.include_router(zones.router)
+    app.include_router(day.router)
+    openapi.install(app)  # document every error code and body the routes answer
+    app.include_router(board.router)  # the hall board (/board) and camera status (/cameras)
 
     return app

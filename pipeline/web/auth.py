@@ -1,16 +1,24 @@
-"""Users, sessions, CSRF and login throttling for the web app.
+"""Users, sessions, CSRF, login throttling and the hashing gate for the web app.
 
 Why this shape:
-- Sessions are a signed cookie (HMAC-SHA256, stdlib only) holding the username, a
-  CSRF token, the issue time and a fingerprint of the password hash. The role is
-  read from the `users` table on every request, so demoting or deleting a user, or
-  changing a password, takes effect at once without a server-side session table.
+- Sessions are server-side rows (`web_sessions`): the cookie holds a random 256-bit
+  token and the table holds its SHA-256, the user, the session's CSRF token and the
+  times it was made and last used. Logout deletes the row, so a copied cookie is
+  dead at once; so do a password reset (`users add --replace`), `users disable` and
+  `users remove`. A session ends after `idle_s` without a request (default 1 h,
+  COUNTERWATCH_SESSION_IDLE_S) and at most `max_age_s` after login (12 h). The role is
+  read from the `users` table on every request.
 - The cookie is HttpOnly + SameSite=Lax. State-changing requests (POST/PUT/PATCH/
   DELETE) must also carry the session's CSRF token in the `X-CSRF-Token` header or a
   `csrf_token` form field (double submit: a cross-site page can't read the token).
-- Failed logins are counted per (username, client IP); 5 failures in 5 minutes
-  give 429 until the window passes. The counter map is pruned so it stays bounded.
-- Passwords are hashed with argon2id (argon2-cffi).
+- Failed logins are counted per (username, client address) and per client address
+  across user names (password spraying). A try takes its place in the count before the
+  password is checked, under one lock, so parallel requests cannot all slip past the
+  limit: 5 tries per name and address, 20 per address, in 5 minutes; then 429.
+- Passwords are hashed with argon2id (argon2-cffi, 64 MiB each). At most
+  `COUNTERWATCH_LOGIN_HASHES` (default 2) hashes run at once; a login waiting longer
+  than 30 s for its turn, or finding 16 others already waiting, gets 503, so anonymous
+  logins can exhaust neither memory nor the server's worker threads.
 
 Other web modules use `require_user(min_role)` as a FastAPI dependency; it works on
 HTTP routes and on WebSocket routes (it takes an HTTPConnection).
@@ -19,6 +27,8 @@ HTTP routes and on WebSocket routes (it takes an HTTPConnection).
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -35,11 +45,11 @@ from typing import Annotated, Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, HTTPException
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from starlette.requests import HTTPConnection
 
 from pipeline.core.errors import ConfigError, OutputError
-from pipeline.events.schema import UserRow
+from pipeline.events.schema import SessionRow, UserRow, utcnow
 from pipeline.events.store import EventStore
 
 ROLES: tuple[str, ...] = ("viewer", "supervisor", "admin")
@@ -50,6 +60,9 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SECRET_FILE = ".session_secret"
 SESSION_MAX_AGE_S = 12 * 3600
+SESSION_IDLE_S = 3600
+TOUCH_EVERY_S = 60  # last_seen is written at most once a minute per session
+HASH_WAIT_S = 30.0
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 _hasher = PasswordHasher()
@@ -89,11 +102,36 @@ def add_user(store: EventStore, username: str, role: str, password: str, *, repl
             s.add(UserRow(username=username, password_hash=pw_hash, role=role))
         else:
             row.password_hash, row.role = pw_hash, role
+            s.execute(delete(SessionRow).where(SessionRow.username == username))  # a new password ends old sessions
+
+
+def set_disabled(store: EventStore, username: str, disabled: bool = True) -> int:
+    """Disable (or enable) a user; disabling ends its sessions at once. Returns the sessions ended."""
+    with store.session() as s, s.begin():
+        row = s.get(UserRow, username)
+        if row is None:
+            raise ConfigError(f"user {username!r}: no such user")
+        row.disabled = disabled
+        if not disabled:
+            return 0
+        return int(s.execute(delete(SessionRow).where(SessionRow.username == username)).rowcount or 0)
+
+
+def remove_user(store: EventStore, username: str) -> int:
+    """Delete a user and its sessions (its verdicts stay: reviews name the reviewer, they do not point at the row)."""
+    with store.session() as s, s.begin():
+        row = s.get(UserRow, username)
+        if row is None:
+            raise ConfigError(f"user {username!r}: no such user")
+        n = int(s.execute(delete(SessionRow).where(SessionRow.username == username)).rowcount or 0)
+        s.delete(row)
+        return n
 
 
 def list_users(store: EventStore) -> list[dict[str, Any]]:
     with store.session() as s:
-        return [{"username": r.username, "role": r.role, "created_at": r.created_at.isoformat()}
+        return [{"username": r.username, "role": r.role, "created_at": r.created_at.isoformat(),
+                 "disabled": bool(r.disabled)}
                 for r in s.scalars(select(UserRow).order_by(UserRow.username))]
 
 
@@ -102,26 +140,25 @@ def get_user(store: EventStore, username: str) -> dict[str, Any] | None:
         row = s.get(UserRow, username)
         if row is None:
             return None
-        return {"username": row.username, "role": row.role, "password_hash": row.password_hash}
+        return {"username": row.username, "role": row.role, "password_hash": row.password_hash,
+                "disabled": bool(row.disabled)}
 
 
 def verify_user(store: EventStore, username: str, password: str) -> dict[str, Any] | None:
-    """The user dict if the password matches, else None. Runs a hash even for unknown users
-    so that response time does not reveal which usernames exist."""
+    """The user dict if the password matches and the user is not disabled, else None. Runs a hash
+    even for unknown users so that response time does not reveal which usernames exist."""
     user = get_user(store, username)
     target = user["password_hash"] if user else _DUMMY_HASH
     try:
         _hasher.verify(target, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
+    if user is None or user["disabled"]:
+        return None
     return user
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
-
-
-def _pw_fingerprint(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,53 +215,164 @@ def unsign(secret: bytes, token: str) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------------------------
 # login throttling
 # --------------------------------------------------------------------------------------------
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+
+
 @dataclass
 class LoginLimiter:
-    """At most `max_failures` failed logins per (username, ip) per `window_s`; memory stays bounded."""
+    """Failed logins per (username, address) and per address, each in a sliding window.
+
+    `begin()` reserves a try under the lock before the password is checked, and the try counts
+    against both limits until `finish()` says how it went: N parallel requests get at most
+    `max_failures` evaluations, not N. Memory stays bounded (`max_keys`).
+    """
 
     max_failures: int = 5
     window_s: float = 300.0
     max_keys: int = 10_000
-    _fails: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    max_failures_per_ip: int = 20
+    _fails: dict[tuple[str, ...], deque[float]] = field(default_factory=dict)
+    _pending: dict[tuple[str, ...], int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _keys(self, username: str, ip: str) -> tuple[tuple[tuple[str, ...], int], ...]:
+        return (("u", username, ip), self.max_failures), (("ip", ip), self.max_failures_per_ip)
 
     def _prune(self, now: float) -> None:
         cutoff = now - self.window_s
-        for key in [k for k, q in self._fails.items() if not q or q[-1] < cutoff]:
+        for key in [k for k, q in self._fails.items() if (not q or q[-1] < cutoff) and not self._pending.get(k)]:
             del self._fails[key]
 
-    def blocked(self, username: str, ip: str, now: float | None = None) -> float:
-        """Seconds until another try is allowed (0 if allowed now)."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            q = self._fails.get((username, ip))
-            if not q:
-                return 0.0
+    def _wait(self, key: tuple[str, ...], limit: int, now: float) -> float:
+        """Seconds until `key` is below its limit again (0: below it now). Call with the lock held."""
+        q = self._fails.get(key)
+        if q:
             while q and q[0] < now - self.window_s:
                 q.popleft()
-            if len(q) < self.max_failures:
-                return 0.0
-            return max(0.0, q[0] + self.window_s - now)
+        n_fail = len(q) if q else 0
+        if n_fail + self._pending.get(key, 0) < limit:
+            return 0.0
+        if n_fail >= limit and q:
+            return max(0.0, q[-limit] + self.window_s - now)
+        return 1.0  # full because of tries still being checked: ask again in a second
+
+    def begin(self, username: str, ip: str, now: float | None = None) -> float:
+        """Reserve a try: 0 when reserved (call `finish` afterwards), else the seconds to wait."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            wait = max(self._wait(k, lim, now) for k, lim in self._keys(username, ip))
+            if wait > 0:
+                return wait
+            for k, _lim in self._keys(username, ip):
+                self._pending[k] = self._pending.get(k, 0) + 1
+            return 0.0
+
+    def finish(self, username: str, ip: str, ok: bool, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            for k, lim in self._keys(username, ip):
+                left = self._pending.get(k, 0) - 1
+                if left > 0:
+                    self._pending[k] = left
+                else:
+                    self._pending.pop(k, None)
+                if not ok:
+                    self._record(k, lim, now)
+            if ok:  # a good password clears its name's count, never the address's
+                self._fails.pop(("u", username, ip), None)
+
+    def _record(self, key: tuple[str, ...], limit: int, now: float) -> None:
+        if len(self._fails) >= self.max_keys:
+            self._prune(now)
+        q = self._fails.get(key)
+        if q is None:
+            q = self._fails[key] = deque(maxlen=limit)
+        q.append(now)
+
+    def blocked(self, username: str, ip: str, now: float | None = None) -> float:
+        """Seconds until another try is allowed (0 if allowed now); reserves nothing."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            return max(self._wait(k, lim, now) for k, lim in self._keys(username, ip))
 
     def failed(self, username: str, ip: str, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         with self._lock:
-            if len(self._fails) >= self.max_keys:
-                self._prune(now)
-            q = self._fails.setdefault((username, ip), deque(maxlen=self.max_failures))
-            q.append(now)
+            for k, lim in self._keys(username, ip):
+                self._record(k, lim, now)
 
     def succeeded(self, username: str, ip: str) -> None:
         with self._lock:
-            self._fails.pop((username, ip), None)
+            self._fails.pop(("u", username, ip), None)
 
     def __len__(self) -> int:
         return len(self._fails)
 
 
+class HashGate:
+    """At most `limit` password hashes at once (argon2id takes 64 MiB each); 0 = no limit.
+
+    A login waits up to `wait_s` for a free slot; at most `max_waiting` wait at once (each holds a
+    server thread), so a flood of logins gets 503 at once instead of tying up every worker thread.
+    `peak` is the most that ran at the same time, `refused` how many logins got 503.
+    """
+
+    def __init__(self, limit: int = 2, wait_s: float = HASH_WAIT_S, max_waiting: int = 16):
+        if limit < 0:
+            raise ConfigError(f"COUNTERWATCH_LOGIN_HASHES: must be 0 (no limit) or more, got {limit}")
+        self.limit, self.wait_s, self.max_waiting = limit, wait_s, max_waiting
+        self._sem = threading.BoundedSemaphore(limit) if limit else None
+        self._lock = threading.Lock()
+        self.running = self.waiting = self.peak = self.refused = 0
+
+    def _refuse(self) -> HTTPException:
+        with self._lock:
+            self.refused += 1
+        return HTTPException(503, "too many logins at once; try again in a few seconds", headers={"Retry-After": "5"})
+
+    @contextlib.contextmanager
+    def slot(self):
+        """Hold a hashing slot; raises HTTPException(503) when none is free in time."""
+        if self._sem is not None and not self._sem.acquire(blocking=False):
+            with self._lock:
+                full = self.waiting >= self.max_waiting
+                if not full:
+                    self.waiting += 1
+            if full:
+                raise self._refuse()
+            try:
+                got = self._sem.acquire(timeout=self.wait_s)
+            finally:
+                with self._lock:
+                    self.waiting -= 1
+            if not got:
+                raise self._refuse()
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.running -= 1
+            if self._sem is not None:
+                self._sem.release()
+
+
 # --------------------------------------------------------------------------------------------
-# per-app auth state and the FastAPI dependency
+# per-app auth state: server-side sessions
 # --------------------------------------------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @dataclass
 class AuthState:
     store: EventStore
@@ -232,25 +380,53 @@ class AuthState:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     secure_cookie: bool = False
     max_age_s: int = SESSION_MAX_AGE_S
+    idle_s: int = field(default_factory=lambda: _env_int("COUNTERWATCH_SESSION_IDLE_S", SESSION_IDLE_S))
+    hashes: HashGate = field(default_factory=lambda: HashGate(_env_int("COUNTERWATCH_LOGIN_HASHES", 2)))
 
-    def new_session(self, user: dict[str, Any]) -> tuple[str, str]:
-        """(cookie value, csrf token) for a freshly logged-in user."""
-        csrf = secrets.token_urlsafe(24)
-        payload = {"u": user["username"], "c": csrf, "t": int(time.time()),
-                   "p": _pw_fingerprint(user["password_hash"])}
-        return sign(self.secret, payload), csrf
+    def new_session(self, user: dict[str, Any], client: str = "") -> tuple[str, str]:
+        """(cookie value, csrf token) for a freshly logged-in user; the session row is stored now."""
+        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        now = utcnow()
+        with self.store.session() as s, s.begin():
+            s.execute(delete(SessionRow).where(
+                (SessionRow.last_seen < now - dt.timedelta(seconds=self.idle_s))
+                | (SessionRow.created_at < now - dt.timedelta(seconds=self.max_age_s))))
+            s.add(SessionRow(token_hash=_token_hash(token), username=user["username"], csrf=csrf,
+                             created_at=now, last_seen=now, client=client[:64]))
+        return token, csrf
+
+    def end_session(self, cookie: str | None) -> bool:
+        """Revoke the session of this cookie (logout). True if there was one."""
+        if not cookie:
+            return False
+        with self.store.session() as s, s.begin():
+            return bool(s.execute(delete(SessionRow).where(SessionRow.token_hash == _token_hash(cookie))).rowcount)
 
     def session_user(self, cookie: str | None) -> dict[str, Any] | None:
-        """The user dict {username, role, csrf} for a valid cookie, else None."""
-        if not cookie:
+        """The user dict {username, role, csrf} for a live session, else None."""
+        if not cookie or len(cookie) > 256:
             return None
-        data = unsign(self.secret, cookie)
-        if not data or not isinstance(data.get("t"), int) or time.time() - data["t"] > self.max_age_s:
-            return None
-        user = get_user(self.store, str(data.get("u", "")))
-        if user is None or _pw_fingerprint(user["password_hash"]) != data.get("p"):
-            return None
-        return {"username": user["username"], "role": user["role"], "csrf": str(data.get("c", ""))}
+        key = _token_hash(cookie)
+        now = utcnow()
+        with self.store.session() as s:
+            hit = s.execute(select(SessionRow, UserRow).join(UserRow, UserRow.username == SessionRow.username)
+                            .where(SessionRow.token_hash == key)).first()
+            if hit is None:
+                return None
+            sess, user = hit
+            if (user.disabled or (now - sess.created_at).total_seconds() > self.max_age_s
+                    or (now - sess.last_seen).total_seconds() > self.idle_s):
+                s.execute(delete(SessionRow).where(SessionRow.token_hash == key))
+                s.commit()
+                return None
+            if (now - sess.last_seen).total_seconds() > TOUCH_EVERY_S:
+                s.execute(update(SessionRow).where(SessionRow.token_hash == key).values(last_seen=now))
+                s.commit()
+            return {"username": user.username, "role": user.role, "csrf": sess.csrf}
+
+    def sessions_of(self, username: str) -> int:
+        with self.store.session() as s:
+            return len(s.scalars(select(SessionRow.token_hash).where(SessionRow.username == username)).all())
 
 
 def auth_state(conn: HTTPConnection) -> AuthState:
@@ -262,6 +438,22 @@ def auth_state(conn: HTTPConnection) -> AuthState:
 
 def client_ip(conn: HTTPConnection) -> str:
     return conn.client.host if conn.client else "unknown"
+
+
+def origin_allowed(conn: HTTPConnection) -> bool:
+    """A browser's `Origin` must name this server (its Host header) or one listed in
+    COUNTERWATCH_ALLOWED_ORIGINS (comma separated, e.g. behind a proxy that rewrites Host).
+    A client that sends no Origin is no browser page, so cross-site use does not apply; it
+    still needs a session cookie."""
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return True
+    extra = {o.strip().rstrip("/") for o in os.environ.get("COUNTERWATCH_ALLOWED_ORIGINS", "").split(",") if o.strip()}
+    if origin.rstrip("/") in extra:
+        return True
+    host = conn.headers.get("host", "")
+    scheme, sep, rest = origin.partition("://")
+    return bool(sep) and scheme in ("http", "https") and bool(host) and rest.rstrip("/").lower() == host.lower()
 
 
 def current_user(conn: HTTPConnection) -> dict[str, Any] | None:

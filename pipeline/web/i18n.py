@@ -7,7 +7,9 @@ a rule stores in `details` into short phrases with units.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +27,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "login_failed": ("用户名或密码错误", "Wrong username or password"),
     "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
+    # security: login busy (hashing gate full)
+    "login_busy": ("同时登录的请求过多，请几秒后再试", "Too many logins at once; try again in a few seconds"),
     "nav_review": ("事件审核", "Review"),
     "nav_quality": ("质量统计", "Quality"),
     "nav_zones": ("区域编辑", "Zones"),
@@ -112,6 +116,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "point": ("顶点", "Point"),
     "no_config": ("服务未指定站点配置文件 (--config)", "The server was started without a site config (--config)"),
     "no_background": ("没有可用画面", "No picture available"),
+    # zone editor reload and opening-hours banner (site.timezone)
+    "zones_reloaded": ("已应用到摄像头", "now used by camera(s)"),
+    "sched_closed": ("当前为非营业时间：{n} 条规则暂停，{until} 恢复", "Outside opening hours: {n} rule(s) inactive until {until}"),
+    "sched_break": ("当前为休息时间：{n} 条规则暂停，{until} 恢复", "Break: {n} rule(s) inactive until {until}"),
+    "sched_open": ("{n} 条规则不在其时段内，{until} 恢复", "{n} rule(s) outside their own time windows until {until}"),
+    "sched_no_end": ("未来一周没有营业时间：{n} 条规则暂停", "No opening hours in the coming week: {n} rule(s) inactive"),
     "unknown_camera": ("未知摄像头", "Unknown camera"),
     "error": ("错误", "Error"),
     "forbidden": ("没有权限", "Forbidden"),
@@ -126,6 +136,123 @@ STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "not_visible": ("不可见", "not visible"),
+    # day view of one post (/day)
+    "nav_day": ("岗位日视图", "Day view"),
+    "day_title": ("岗位日视图", "Day view of a post"),
+    "day_view_of_post": ("查看该岗位当日时间轴", "This post's day view"),
+    "day_date": ("日期", "Date"),
+    "day_from": ("从", "From"),
+    "day_to": ("至", "To"),
+    "day_prev": ("前一天", "Previous day"),
+    "day_next": ("后一天", "Next day"),
+    "day_no_posts": ("数据中没有岗位。", "No posts in the data."),
+    "day_staff": ("在岗人员", "Staff"),
+    "day_source": ("数据来源", "Data source"),
+    "day_source_batch": ("夜间批量复核", "nightly batch"),
+    "day_source_live": ("实时监测 / 录像分析", "live monitor / recorded files"),
+    "day_source_none": ("当日无数据", "no data on this day"),
+    "day_answer": ("{post} 在 {lo}–{hi}：", "{post} from {lo} to {hi}:"),
+    "day_present": ("在岗", "on post"),
+    "day_absent": ("离岗", "away"),
+    "day_unknown": ("未知", "unknown"),
+    "day_away_at": ("离岗时段：", "Away:"),
+    "day_timeline": ("在岗时间轴", "Presence timeline"),
+    "day_lane_presence": ("在岗（5 秒多数表决，与规则判定一致）", "Presence (5 s majority vote, as the rules judged)"),
+    "day_lane_events": ("事件", "Events"),
+    "day_state": ("状态", "State"),
+    "day_state_present": ("在岗", "On post"),
+    "day_state_absent": ("离岗", "Away"),
+    "day_state_unknown": ("未知", "Unknown"),
+    "day_note": ("灰色：摄像头断线、无录像或录像开头表决尚未稳定（不计为在岗或离岗）。在岗按岗位判断，不识别人脸。",
+                 "Grey: camera outage, no footage, or the first seconds of a recording before the vote settles "
+                 "(counted neither as on post nor as away). Presence is per post; nobody is identified by face."),
+    "day_events": ("时间段内的事件", "Events in the range"),
+    "day_no_events": ("该时间段内没有事件。", "No events in this range."),
+    "day_presence_table": ("在岗记录", "Presence record"),
+    # --- names, measurements, verdict form, live state, camera status and the hall board ---------------
+    "nav_board": ("大厅看板", "Hall board"),
+    "nav_cameras": ("摄像头状态", "Cameras"),
+    "measure_item": ("测量项", "Measurement"),
+    "measure_value": ("数值", "Value"),
+    "verdict_withdrawn": ("已撤回", "withdrawn"),
+    "current_verdict": ("当前结论", "Current verdict"),
+    "reason_hint": ("理由随结论变化：确认违规不能用于驳回。", "The reasons depend on the verdict: a dismissal cannot be 'violation'."),
+    "bulk_ask": ("将 {n} 条事件标记为「{v}」？", "Mark {n} events as {v}?"),
+    "bulk_done": ("已将 {n} 条事件标记为「{v}」", "{n} events marked {v}"),
+    "bulk_undone": ("已撤销，{n} 条事件恢复原结论", "Undone: {n} events have their previous verdict back"),
+    "ok": ("确定", "OK"),
+    "cancel": ("取消", "Cancel"),
+    "undo": ("撤销", "Undo"),
+    "date_format": ("YYYY-MM-DD", "YYYY-MM-DD"),
+    "live_connecting": ("实时更新连接中…", "Connecting live updates…"),
+    "live_on_run": ("实时更新已连接（摄像头实时监测）", "Live updates on (cameras watched live)"),
+    "live_on_tail": ("实时更新已连接（跟踪数据库中的新事件）", "Live updates on (new events in the database)"),
+    "live_retry": ("实时更新中断，正在重连…", "Live updates interrupted, reconnecting…"),
+    "live_last": ("最近推送 {t}", "last push {t}"),
+    "err_login_required": ("请先登录", "Please log in"),
+    "err_needs_role": ("需要「{role}」权限", "Needs the {role} role"),
+    "err_csrf": ("页面已过期（安全校验失败），请刷新后重试", "The page has expired (security check failed); reload and retry"),
+    "err_event_not_found": ("未找到事件 {id}", "Event {id} not found"),
+    "err_not_found": ("未找到", "Not found"),
+    "err_bad_date": ("{field}：日期格式应为 YYYY-MM-DD，收到 {value}", "{field}: expected a date YYYY-MM-DD, got {value}"),
+    "err_reason_verdict": ("理由「{reason}」不能用于结论「{verdict}」", "Reason '{reason}' does not fit verdict '{verdict}'"),
+    "err_no_feed": ("本进程没有实时告警推送（请用 counterwatch run 或 serve 启动）",
+                    "No live alert feed in this process (start counterwatch run or serve)"),
+    "err_unknown_camera": ("未知摄像头 {id}", "Unknown camera {id}"),
+    "cameras_title": ("摄像头状态", "Camera status"),
+    "cam_state": ("状态", "State"),
+    "cam_fps": ("分析帧率", "Analysed fps"),
+    "cam_drop": ("丢帧率", "Drop rate"),
+    "cam_latency": ("延迟", "Latency"),
+    "cam_last_frame": ("最后一帧", "Last frame"),
+    "cam_outage": ("中断", "Outage"),
+    "cam_outage_since": ("中断自 {t}", "down since {t}"),
+    "cam_updated": ("更新时间", "Updated"),
+    "cam_source_live": ("数据来源：本进程的实时监测", "Source: the cameras watched by this process"),
+    "cam_source_db": ("数据来源：数据库中最近记录的摄像头状态", "Source: the last camera state recorded in the database"),
+    "cam_none": ("还没有摄像头状态记录（counterwatch run 运行时会写入）",
+                 "No camera state recorded yet (counterwatch run writes it)"),
+    "cam_recent_outages": ("最近中断", "Recent outages"),
+    "cam_start": ("开始", "Start"),
+    "cam_end": ("结束", "End"),
+    "cam_reason": ("原因", "Reason"),
+    "state_online": ("在线", "online"),
+    "state_connecting": ("连接中", "connecting"),
+    "state_reconnecting": ("重连中", "reconnecting"),
+    "state_offline": ("离线", "offline"),
+    "state_unknown": ("未知", "unknown"),
+    "ago_s": ("{n} 秒前", "{n} s ago"),
+    "ago_min": ("{n} 分钟前", "{n} min ago"),
+    "ago_h": ("{n} 小时前", "{n} h ago"),
+    "board_title": ("大厅看板", "Hall board"),
+    "board_staffed": ("在岗", "Staffed"),
+    "board_away": ("离岗", "Away"),
+    "board_away_since": ("离岗自 {t}", "away since {t}"),
+    "board_staffed_since": ("在岗自 {t}", "staffed since {t}"),
+    "board_unknown": ("未知", "Unknown"),
+    "board_unknown_cam": ("摄像头中断，状态未知", "camera down, state unknown"),
+    "board_unknown_nodata": ("暂无画面数据", "no data yet"),
+    "board_unknown_stale": ("画面更新滞后，状态未知", "no recent frame, state unknown"),
+    "board_duties": ("AB岗覆盖", "A/B coverage"),
+    "board_duty_both": ("A、B 均在岗", "A and B present"),
+    "board_duty_a": ("A角在岗", "A present"),
+    "board_duty_b": ("B角顶岗", "B covering"),
+    "board_duty_none": ("A、B 均不在岗", "neither A nor B present"),
+    "board_duty_unknown": ("未知（摄像头中断）", "unknown (camera down)"),
+    "board_alerts": ("未结束告警", "Open alerts"),
+    "board_no_alerts": ("没有未结束的告警", "No open alerts"),
+    "board_queue": ("等候人数", "Waiting"),
+    "board_queue_unknown": ("等候人数未知", "waiting count unknown"),
+    "board_queue_none": ("未配置等候区（摄像头的 waiting 区域）", "no waiting area configured (a camera's waiting zones)"),
+    "board_customers": ("柜台前客户 {n} 人", "{n} at the counter"),
+    "board_cameras": ("摄像头", "Cameras"),
+    "board_as_of": ("数据时间 {t}", "as of {t}"),
+    "board_source_live": ("实时监测", "live"),
+    "board_source_db": ("来自数据库（最近记录）", "from the database (last recorded)"),
+    "board_no_config": ("服务未指定站点配置文件 (--config)，看板只能列出数据库中出现过的岗位",
+                        "No site config (--config): the board lists only the posts seen in the database"),
+    "board_staff": ("人员", "Staff"),
+    "board_age": ("已持续 {d}", "for {d}"),
 }
 
 # Reason codes for verdicts; the first of each list is the default for keyboard shortcuts.
@@ -215,8 +342,6 @@ DETAIL_PHRASES: dict[str, tuple[str, str, str]] = {
     "speed_bw_s": ("移动速度（身宽/秒）", "speed (body widths/s)", ""),
     "absent_s": ("离岗", "away from post", "s"),
     "empty_s": ("座位空置", "seat empty", "s"),
-    "a_staff": ("A角", "A role", ""),
-    "b_staff": ("B角", "B role", ""),
     "a_on_leave": ("A角请假", "A on leave", "bool"),
     "duty": ("AB岗", "duty", ""),
     "late_s": ("迟到", "late by", "s"),
@@ -258,8 +383,30 @@ DETAIL_PHRASES: dict[str, tuple[str, str, str]] = {
     "b_present": ("B角在岗", "B present", "bool"),
     "duty_name": ("AB岗", "duty", ""),
     "duty_id": ("AB岗编号", "duty id", ""),
-    "escalate_to": ("升级为", "escalated to", ""),
+    "escalate_to": ("上报给", "escalated to", "cue"),
+    # A/B duty details (pipeline/rules/roster.py): staff and posts are shown by their configured names
+    "a_staff": ("A角", "A role", "staff"),
+    "b_staff": ("B角", "B role", "staff"),
+    "a_post": ("A角岗位", "A role's post", "post"),
+    "b_post": ("B角岗位", "B role's post", "post"),
+    "b_on_leave": ("B角请假", "B on leave", "bool"),
+    "post_id": ("岗位", "post", "post"),
+    "call_role": ("呼叫", "calls", "cue"),
+    "articles": ("相关条款", "articles", "articles"),
+    "closing": ("闭厅时间", "closing time", "time"),
+    "day": ("日期", "day", ""),
+    "last_staff_seen": ("最后见到员工", "staff last seen", "time"),
+    "box": ("物品位置（像素）", "item position (pixels)", "box"),
+    "phone_box_x": ("手机位置（横向，占画面宽度）", "phone position (across, share of frame width)", "pct"),
+    "phone_box_y": ("手机位置（纵向，占画面高度）", "phone position (down, share of frame height)", "pct"),
+    "ankle_on_other_knee": ("脚踝搭在另一膝上（身体尺度）", "ankle on the other knee (body scales)", "x"),
+    "hip_width": ("髋宽（身体尺度）", "hip width (body scales)", "x"),
+    "shin": ("小腿长度（身体尺度）", "shin length (body scales)", "x"),
+    "shoulder_width": ("肩宽（占身高）", "shoulder width (share of body height)", "x"),
 }
+
+# keys shown through another key (a_name repeats a_staff's name, duty_id the duty's name) or not for people
+HIDDEN_DETAILS = {"a_name": "a_staff", "b_name": "b_staff", "duty_id": "duty_name", "track_ids": ""}
 
 # values of `cue` / `kind` that have words of their own
 CUE_WORDS: dict[str, tuple[str, str]] = {
@@ -271,6 +418,10 @@ CUE_WORDS: dict[str, tuple[str, str]] = {
     "pose_hands_together_head_down": ("双手合拢且低头", "hands together with head down"),
     "late": ("迟到", "late"),
     "early_leave": ("早退", "left early"),
+    "hall_lead": ("客服中心负责人", "hall lead"),
+    "supervisor": ("督导", "supervisor"),
+    "A": ("A角", "A role"),
+    "B": ("B角", "B role"),
 }
 
 _UNIT_BY_SUFFIX = (("_deg", "deg"), ("_s", "s"), ("_pct", "pct"), ("_px", "px"), ("_m", "m"), ("_count", "people"))
@@ -280,10 +431,28 @@ def _fmt_num(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.3f}".rstrip("0").rstrip(".")
 
 
-def _fmt_value(v: Any, unit: str, lang: str) -> str:
+def _fmt_time(v: str) -> str:
+    """'2026-11-26T10:02:58' / '17:30' -> the clock part (HH:MM[:SS]); other text unchanged."""
+    text = v.replace("T", " ")
+    return text.split(" ", 1)[1] if " " in text and len(text) >= 16 else text
+
+
+def _fmt_value(v: Any, unit: str, lang: str, names: Any = None) -> str:
     if unit == "cue" and isinstance(v, str):
         words = CUE_WORDS.get(v)
         return (words[1] if lang == "en" else words[0]) if words else v
+    if unit in ("staff", "post") and isinstance(v, str):
+        if names is None:
+            return v
+        name = names.person(v) if unit == "staff" else names.post(v)
+        return name if name == v else f"{name} ({v})"
+    if unit == "articles" and isinstance(v, (list, tuple)):
+        return ("、" if lang == "zh" else ", ").join(article_title(str(a), lang) for a in v)
+    if unit == "time" and isinstance(v, str):
+        return _fmt_time(v)
+    if unit == "box" and isinstance(v, (list, tuple)) and len(v) == 4:
+        x1, y1, x2, y2 = (round(float(x)) for x in v)
+        return f"({x1}, {y1}) – ({x2}, {y2}) px"
     if unit == "bool" or isinstance(v, bool):
         return t("yes" if v else "no", lang)
     if v is None:
@@ -309,24 +478,83 @@ def _fmt_value(v: Any, unit: str, lang: str) -> str:
     return _fmt_num(round(float(v), 3)) if isinstance(v, float) else str(v)
 
 
-def format_details(details: dict[str, Any] | None, lang: str) -> list[str]:
-    """['头部低于肩线 34 秒', '躯干角度 41°'] — known keys get a phrase, others `key: value unit`."""
-    out: list[str] = []
-    for key, value in (details or {}).items():
+def detail_items(details: dict[str, Any] | None, lang: str, names: Any = None) -> list[tuple[str, str, str]]:
+    """[(key, label, value)] for the measured values of an event, in `lang`.
+
+    Known keys get a label and a unit; staff and post ids become their configured names
+    (`names`: a pipeline.web.names.Names); keys that repeat another one are left out.
+    """
+    details = details or {}
+    out: list[tuple[str, str, str]] = []
+    for key, value in details.items():
+        shown_by = HIDDEN_DETAILS.get(key)
+        if shown_by is not None and (shown_by == "" or shown_by in details):
+            continue
         phrase = DETAIL_PHRASES.get(key)
         if phrase is not None:
-            label = phrase[1] if lang == "en" else phrase[0]
-            out.append(f"{label} {_fmt_value(value, phrase[2], lang)}")
+            out.append((key, phrase[1] if lang == "en" else phrase[0], _fmt_value(value, phrase[2], lang, names)))
             continue
         unit = next((u for suf, u in _UNIT_BY_SUFFIX if key.endswith(suf)), "")
-        out.append(f"{key}: {_fmt_value(value, unit, lang)}")
+        out.append((key, key, _fmt_value(value, unit, lang, names)))
     return out
 
 
-def format_details_bilingual(details: dict[str, Any] | None) -> list[str]:
+def format_details(details: dict[str, Any] | None, lang: str, names: Any = None) -> list[str]:
+    """['头部低于肩线 34 秒', '躯干角度 41°'] — known keys get a phrase, others `key: value unit`."""
+    return [f"{label} {value}" if key in DETAIL_PHRASES else f"{key}: {value}"
+            for key, label, value in detail_items(details, lang, names)]
+
+
+def format_details_bilingual(details: dict[str, Any] | None, names: Any = None) -> list[str]:
     """'头部低于肩线 34 秒 (head below shoulder line 34 s)' for each detail."""
-    zh, en = format_details(details, "zh"), format_details(details, "en")
+    zh, en = format_details(details, "zh", names), format_details(details, "en", names)
     return [f"{a} ({b})" if a != b else a for a, b in zip(zh, en, strict=True)]
+
+
+def local_time(iso_utc: str | None) -> str:
+    """A UTC timestamp as the database stores it (naive ISO) in this machine's local time, like event times."""
+    if not iso_utc:
+        return ""
+    try:
+        v = dt.datetime.fromisoformat(iso_utc)
+    except ValueError:
+        return iso_utc
+    if v.tzinfo is None:
+        v = v.replace(tzinfo=dt.UTC)
+    return v.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+# English error details of the API -> the key of their translation (HTML pages and the `message` of JSON errors)
+ERROR_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"login required", "err_login_required"),
+    (r"needs role (?P<role>\w+)", "err_needs_role"),
+    (r"CSRF token missing or wrong", "err_csrf"),
+    (r"event (?P<id>.+): not found", "err_event_not_found"),
+    (r"not found", "err_not_found"),
+    (r"(?P<field>\w+): expected a date YYYY-MM-DD, got (?P<value>.+)", "err_bad_date"),
+    (r"reason '(?P<reason>\w+)' does not fit verdict '(?P<verdict>\w+)'.*", "err_reason_verdict"),
+    (r"live alert feed is not running.*", "err_no_feed"),
+    (r"camera (?P<id>.+): unknown", "err_unknown_camera"),
+)
+
+
+def translate_error(detail: Any, lang: str) -> Any:
+    """The error text in `lang` when it is one of the known ones; anything else unchanged."""
+    if isinstance(detail, list):
+        return [translate_error(d, lang) for d in detail]
+    if not isinstance(detail, str):
+        return detail
+    text = detail.removeprefix("Value error, ")
+    for pattern, key in ERROR_PATTERNS:
+        m = re.fullmatch(pattern, text)
+        if m:
+            kw = dict(m.groupdict())
+            if key == "err_needs_role":
+                kw["role"] = t("role_" + kw["role"], lang)
+            if key == "err_reason_verdict":
+                kw = {"reason": t("reason_" + kw["reason"], lang), "verdict": t("verdict_" + kw["verdict"], lang)}
+            return t(key, lang, **kw)
+    return detail
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,8 +573,12 @@ def templates():  # -> Jinja2Templates (imported lazily: only the web app needs 
         _TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
         env = _TEMPLATES.env
         env.globals.update(rule_name=rule_name, article_title=article_title, format_duration=format_duration,
+                           local_time=local_time,
                            SEVERITIES=SEVERITIES, VERDICTS=VERDICTS, CONFIRM_REASONS=CONFIRM_REASONS,
                            DISMISS_REASONS=DISMISS_REASONS)
+        from pipeline.web.schedule import schedule_banner
+
+        env.globals["schedule_banner"] = schedule_banner
     return _TEMPLATES
 
 
@@ -358,8 +590,11 @@ def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     user = current_user(request)
     other = "zh" if lang == "en" else "en"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
+    from pipeline.web.names import names_of
+
+    ctx.setdefault("names", names_of(request.app))
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
-               switch_url=request.url.path + "?" + urlencode(params),
+               switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host
                t=lambda key, **kw: t(key, lang, **kw))
     resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:

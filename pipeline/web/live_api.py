@@ -25,12 +25,17 @@ from sqlalchemy import func, select
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
 from pipeline.events.schema import CameraStateRow, OutageRow, OutboxRow
-from pipeline.web.auth import current_user, has_role, require_user
+from pipeline.web.auth import SESSION_COOKIE, auth_state, current_user, has_role, origin_allowed, require_user
 
 router = APIRouter()
 viewer = require_user("viewer")
 Viewer = Annotated[dict, Depends(viewer)]
 HEARTBEAT_S = 15.0
+REVALIDATE_S = 15.0  # an open stream re-checks its session this often: logout or `users disable` ends it
+
+
+def _session_alive(conn: Any) -> bool:
+    return auth_state(conn).session_user(conn.cookies.get(SESSION_COOKIE)) is not None
 STARTED = time.time()
 
 
@@ -41,9 +46,17 @@ def _bus(app: Any) -> AlertBus:
     return bus
 
 
-def _filter(camera: str | None, post: str | None, rule: str | None, severity: str | None) -> AlertFilter:
+STREAM_KINDS = ("event", "presence", "camera")  # presence flips and camera states feed the hall board
+
+
+def _filter(camera: str | None, post: str | None, rule: str | None, severity: str | None,
+            kinds: str | None = None) -> AlertFilter:
+    wanted = tuple(k.strip() for k in (kinds or "event").split(",") if k.strip()) or ("event",)
+    bad = sorted(set(wanted) - set(STREAM_KINDS))
+    if bad:
+        raise HTTPException(422, f"kinds: one of {', '.join(STREAM_KINDS)}, got {', '.join(bad)}")
     try:
-        return AlertFilter.parse(camera, post, rule, severity)
+        return AlertFilter.parse(camera, post, rule, severity, kinds=wanted)
     except ValueError as exc:
         raise HTTPException(422, f"severity: {exc}") from None
 
@@ -70,6 +83,11 @@ def health(request: Request) -> dict[str, Any]:
     if runner is not None:
         states = [h.state for h in runner.health()]
         out["cameras"] = {s: states.count(s) for s in sorted(set(states))}
+    from pipeline.web.schedule import app_schedule
+
+    schedule = app_schedule(request.app)  # rules inactive now (outside opening hours) and until when
+    if schedule is not None:
+        out["schedule"] = schedule
     return out
 
 
@@ -181,24 +199,36 @@ def get_dead_letters(user: Annotated[dict, Depends(require_user("admin"))], requ
 @router.get("/api/events/stream", tags=["live"])
 async def events_stream(request: Request, user: Viewer, camera: str | None = None, post: str | None = None,
                         rule: str | None = None,
-                        severity: str | None = Query(None, description="minimum severity")) -> StreamingResponse:
-    """Server-Sent Events: one `event: alert` per event state; `: ping` comments keep proxies open."""
+                        severity: str | None = Query(None, description="minimum severity"),
+                        kinds: str | None = Query(None, description="comma-separated: event (default), presence, camera")
+                        ) -> StreamingResponse:
+    """Server-Sent Events: one `event: alert` per event state (`event: presence` / `event: camera` for those
+    kinds); `: ping` comments keep proxies open."""
     bus = _bus(request.app)
-    flt = _filter(camera, post, rule, severity)
+    flt = _filter(camera, post, rule, severity, kinds)
     sub = bus.subscribe(flt, maxsize=500)
     sub.bind_loop()
 
     async def gen():
+        checked = time.monotonic()
         try:
             yield ": connected\n\n"
             while True:
                 alert = await sub.aget(HEARTBEAT_S)
                 if await request.is_disconnected():
                     break
+                if time.monotonic() - checked >= REVALIDATE_S:
+                    checked = time.monotonic()
+                    if not _session_alive(request):
+                        yield "event: logout\ndata: {}\n\n"
+                        break
                 if alert is None:
                     yield ": ping\n\n"
                     continue
                 data = json.dumps(alert, ensure_ascii=False)
+                if alert.get("kind", "event") != "event":
+                    yield f"event: {alert['kind']}\ndata: {data}\n\n"
+                    continue
                 yield f"id: {alert['event_id']}:{alert['state']}\nevent: alert\ndata: {data}\n\n"
         except asyncio.CancelledError:
             pass
@@ -213,6 +243,9 @@ async def events_stream(request: Request, user: Viewer, camera: str | None = Non
 async def events_ws(ws: WebSocket, camera: str | None = None, post: str | None = None, rule: str | None = None,
                     severity: str | None = None) -> None:
     """WebSocket: JSON alerts; the client may send {"ping": 1} and gets {"pong": 1}."""
+    if not origin_allowed(ws):  # a page on another site must not ride the session cookie
+        await ws.close(code=1008, reason="origin not allowed")
+        return
     user = current_user(ws)
     if user is None or not has_role(user, "viewer"):
         await ws.close(code=1008, reason="login required")
@@ -234,8 +267,14 @@ async def events_ws(ws: WebSocket, camera: str | None = None, post: str | None =
                 await ws.send_text('{"pong":1}')
 
     reader = asyncio.create_task(pump_in())
+    checked = time.monotonic()
     try:
         while not reader.done():
+            if time.monotonic() - checked >= REVALIDATE_S:
+                checked = time.monotonic()
+                if not _session_alive(ws):
+                    await ws.close(code=1008, reason="session ended")
+                    break
             alert = await sub.aget(1.0)
             if alert is not None:
                 await ws.send_text(json.dumps(alert, ensure_ascii=False))

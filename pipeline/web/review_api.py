@@ -22,14 +22,18 @@ from pipeline.events.schema import ClipRow, EventRow, ReviewRow
 from pipeline.events.store import EventStore
 from pipeline.web.auth import SupervisorUser, ViewerUser
 from pipeline.web.i18n import (
+    CONFIRM_REASONS,
+    DISMISS_REASONS,
     REASONS,
     SEVERITIES,
+    detail_items,
     format_details,
-    format_details_bilingual,
     get_lang,
+    local_time,
     render,
     rule_name,
 )
+from pipeline.web.names import Names, names_of
 from pipeline.web.schemas import (
     BulkVerdictOut,
     BulkVerdictRequest,
@@ -38,6 +42,8 @@ from pipeline.web.schemas import (
     QualityOut,
     QualityRow,
     ReviewOut,
+    UndoOut,
+    UndoRequest,
     VerdictOut,
     VerdictRequest,
 )
@@ -129,7 +135,7 @@ def query_events(store: EventStore, f: EventFilter, limit: int = PAGE_SIZE) -> t
     if f.until:
         conds.append(EventRow.wall_start < dt.datetime.combine(f.until + dt.timedelta(days=1), dt.time()))
     if f.verdict == "none":
-        conds.append(rv.id.is_(None))
+        conds.append((rv.id.is_(None)) | (rv.verdict == "withdrawn"))
     elif f.verdict:
         conds.append(rv.verdict == f.verdict)
     if conds:
@@ -143,10 +149,12 @@ def query_events(store: EventStore, f: EventFilter, limit: int = PAGE_SIZE) -> t
 
 
 def _row_dict(e: EventRow, c: ClipRow | None, verdict: str | None, reason: str | None) -> dict[str, Any]:
+    if verdict == "withdrawn":  # an undone verdict: unreviewed again
+        verdict = reason = None
     return {
         "event_id": e.event_id, "site_id": e.site_id, "source": e.source, "camera_id": e.camera_id,
         "post_id": e.post_id, "rule_id": e.rule_id, "article": e.article, "severity": e.severity,
-        "state": e.state, "start_s": e.start_s, "end_s": e.end_s,
+        "state": e.state, "start_s": e.start_s, "end_s": e.end_s, "ongoing": e.state != "end",
         "duration_s": None if e.end_s is None else e.end_s - e.start_s,
         "wall_start": e.wall_start.isoformat(sep=" ", timespec="seconds") if e.wall_start else None,
         "wall_end": e.wall_end.isoformat(sep=" ", timespec="seconds") if e.wall_end else None,
@@ -167,7 +175,7 @@ def get_event_row(store: EventStore, event_id: str) -> dict[str, Any] | None:
     return _row_dict(*hit) if hit else None
 
 
-def quality(store: EventStore, lang: str) -> QualityOut:
+def quality(store: EventStore, lang: str, names: Names | None = None) -> QualityOut:
     """Counts per rule and per camera by current verdict; FP rate = dismissed / (confirmed + dismissed)."""
     latest, rv = _latest_review()
     q = (select(EventRow.rule_id, EventRow.camera_id, rv.verdict, func.count())
@@ -176,6 +184,7 @@ def quality(store: EventStore, lang: str) -> QualityOut:
          .where(EventRow.superseded_at.is_(None))
          .group_by(EventRow.rule_id, EventRow.camera_id, rv.verdict))
     by: dict[str, dict[str, dict[str, int]]] = {"rule": {}, "camera": {}}
+    names = names or Names()
     with store.session() as s:
         for rule_id, cam, verdict, n in s.execute(q):
             for kind, key in (("rule", rule_id), ("camera", cam)):
@@ -186,7 +195,7 @@ def quality(store: EventStore, lang: str) -> QualityOut:
         out = []
         for key, c in sorted(by[kind].items()):
             judged = c["confirmed"] + c["dismissed"]
-            out.append(QualityRow(key=key, label=rule_name(key, lang) if kind == "rule" else key,
+            out.append(QualityRow(key=key, label=rule_name(key, lang) if kind == "rule" else names.camera(key),
                                   events=judged + c["unreviewed"], confirmed=c["confirmed"],
                                   dismissed=c["dismissed"], unreviewed=c["unreviewed"],
                                   fp_rate=(c["dismissed"] / judged) if judged else None))
@@ -213,9 +222,19 @@ def filter_choices(request: Request) -> dict[str, list[str]]:
     return {"cameras": sorted(cams), "posts": sorted(posts), "rules": sorted(rules)}
 
 
-def to_out(row: dict[str, Any], lang: str) -> EventOut:
-    return EventOut(rule_name=rule_name(row["rule_id"], lang), details_text=format_details(row["details"], lang),
-                    **row)
+def live_mode(app: Any) -> str | None:
+    """What the SSE feed can push here: "run" (cameras in this process), "tail" (events other processes
+    write into the database, `serve`) or None (no alert bus: nothing is ever pushed)."""
+    if getattr(app.state, "alert_bus", None) is None:
+        return None
+    return "run" if getattr(app.state, "live_runner", None) is not None else "tail"
+
+
+def to_out(row: dict[str, Any], lang: str, names: Names | None = None) -> EventOut:
+    names = names or Names()
+    return EventOut(rule_name=rule_name(row["rule_id"], lang),
+                    details_text=format_details(row["details"], lang, names), camera_name=names.camera(row["camera_id"]),
+                    post_name=names.post(row["post_id"]) if row["post_id"] else None, **row)
 
 
 def _apply_verdict(store: EventStore, event_id: str, body: VerdictRequest, user: dict[str, Any]) -> None:
@@ -232,8 +251,8 @@ def _apply_verdict(store: EventStore, event_id: str, body: VerdictRequest, user:
 def api_events(request: Request, f: Filter,
                user: ViewerUser) -> EventList:
     rows, total = query_events(store_of(request), f)
-    lang = get_lang(request)
-    return EventList(events=[to_out(r, lang) for r in rows], total=total)
+    lang, names = get_lang(request), names_of(request.app)
+    return EventList(events=[to_out(r, lang, names) for r in rows], total=total)
 
 
 @router.get("/api/events/{event_id}", response_model=EventOut, tags=["review"])
@@ -241,7 +260,7 @@ def api_event(event_id: str, request: Request, user: ViewerUser) -> EventOut:
     row = get_event_row(store_of(request), event_id)
     if row is None:
         raise HTTPException(404, f"event {event_id}: not found")
-    return to_out(row, get_lang(request))
+    return to_out(row, get_lang(request), names_of(request.app))
 
 
 @router.get("/api/events/{event_id}/reviews", response_model=list[ReviewOut], tags=["review"])
@@ -273,20 +292,52 @@ def api_bulk(body: BulkVerdictRequest, request: Request, user: SupervisorUser) -
     return BulkVerdictOut(updated=updated, missing=missing)
 
 
+def undo_verdicts(store: EventStore, event_ids: list[str], verdict: str, reviewer: str) -> UndoOut:
+    """Give each event back the verdict it had before `reviewer` set `verdict` (appended: the log keeps both)."""
+    restored: dict[str, str | None] = {}
+    skipped: list[str] = []
+    for eid in dict.fromkeys(event_ids):
+        hist = store.reviews(eid)
+        if not hist or hist[-1]["verdict"] != verdict or hist[-1]["reviewer"] != reviewer:
+            skipped.append(eid)
+            continue
+        prev = hist[-2] if len(hist) > 1 else None
+        if prev is None or prev["verdict"] == "withdrawn":
+            store.add_review(eid, "withdrawn", "", reviewer, "undo")
+            restored[eid] = None
+        else:
+            store.add_review(eid, prev["verdict"], prev["reason"], reviewer, prev["note"])
+            restored[eid] = prev["verdict"]
+    return UndoOut(restored=restored, skipped=skipped)
+
+
+@router.post("/api/reviews/undo", response_model=UndoOut, tags=["review"])
+def api_undo(body: UndoRequest, request: Request, user: SupervisorUser) -> UndoOut:
+    """Undo a bulk verdict of this reviewer: each event gets back its previous verdict (or none)."""
+    return undo_verdicts(store_of(request), body.event_ids, body.verdict, user["username"])
+
+
 @router.get("/api/quality", response_model=QualityOut, tags=["review"])
 def api_quality(request: Request, user: ViewerUser) -> QualityOut:
-    return quality(store_of(request), get_lang(request))
+    return quality(store_of(request), get_lang(request), names_of(request.app))
 
 
 # --------------------------------------------------------------------------------------------
 # pages
 # --------------------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/review", response_class=HTMLResponse, include_in_schema=False)
 def page_list(request: Request, f: Filter, user: ViewerUser):
+    if request.url.path == "/":
+        from pipeline.web.board import run_home
+
+        home = run_home(request)  # `counterwatch run` opens on the hall board
+        if home is not None:
+            return home
     rows, total = query_events(store_of(request), f)
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "list.html", rows=rows, total=total, f=f, page=f.page, pages=pages,
-                  choices=filter_choices(request))
+                  choices=filter_choices(request), live_mode=live_mode(request.app))
 
 
 @router.get("/fragments/event-row/{event_id}", response_class=HTMLResponse, include_in_schema=False)
@@ -306,9 +357,14 @@ def page_event(event_id: str, request: Request, user: ViewerUser):
     row = get_event_row(store, event_id)
     if row is None:
         raise HTTPException(404, f"event {event_id}: not found")
-    return render(request, "event.html", ev=row, details=format_details_bilingual(row["details"]),
-                  art=ARTICLES.get(row["article"]), history=store.reviews(event_id),
-                  saved=request.query_params.get("saved") == "1", back=request.query_params.get("back", ""))
+    lang, names = get_lang(request), names_of(request.app)
+    other = "zh" if lang == "en" else "en"
+    details = [(key, label, value, other_label) for (key, label, value), (_, other_label, _) in
+               zip(detail_items(row["details"], lang, names), detail_items(row["details"], other, names), strict=True)]
+    history = [{**h, "at_local": local_time(h["at"])} for h in store.reviews(event_id)]
+    return render(request, "event.html", ev=row, details=details, art=ARTICLES.get(row["article"]), history=history,
+                  saved=request.query_params.get("saved") == "1", back=request.query_params.get("back", ""),
+                  confirm_reasons=CONFIRM_REASONS, dismiss_reasons=DISMISS_REASONS)
 
 
 @router.post("/events/{event_id}/review", include_in_schema=False)
@@ -316,6 +372,9 @@ def form_review(event_id: str, request: Request, user: SupervisorUser, verdict: 
                 reason: str = Form("other"), note: str = Form("")):
     if verdict not in ("confirmed", "dismissed") or reason not in REASONS:
         raise HTTPException(422, f"verdict/reason: unknown value {verdict!r}/{reason!r}")
+    allowed = CONFIRM_REASONS if verdict == "confirmed" else DISMISS_REASONS
+    if reason not in allowed:
+        raise HTTPException(422, f"reason {reason!r} does not fit verdict {verdict!r} (one of {', '.join(allowed)})")
     _apply_verdict(store_of(request), event_id, VerdictRequest(verdict=verdict, reason=reason, note=note[:2000]),
                    user)
     return RedirectResponse(f"/events/{quote(event_id)}?saved=1", status_code=303)
@@ -323,4 +382,4 @@ def form_review(event_id: str, request: Request, user: SupervisorUser, verdict: 
 
 @router.get("/quality", response_class=HTMLResponse, include_in_schema=False)
 def page_quality(request: Request, user: ViewerUser):
-    return render(request, "quality.html", q=quality(store_of(request), get_lang(request)))
+    return render(request, "quality.html", q=quality(store_of(request), get_lang(request), names_of(request.app)))

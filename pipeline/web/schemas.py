@@ -3,11 +3,12 @@ narrower than what the server returns)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pipeline.web.i18n import REASONS
+from pipeline.config.geometry import MAX_POLYGON_POINTS
+from pipeline.web.i18n import CONFIRM_REASONS, DISMISS_REASONS, REASONS
 
 Reason = Literal["false_alarm", "outside_hours", "corrected", "justified", "other", "violation"]
 assert set(Reason.__args__) == set(REASONS)  # type: ignore[attr-defined]
@@ -28,26 +29,48 @@ class VerdictRequest(_Request):
     reason: Reason = "other"
     note: str = Field("", max_length=2000)
 
+    @model_validator(mode="after")
+    def _reason_fits_verdict(self) -> VerdictRequest:
+        allowed = CONFIRM_REASONS if self.verdict == "confirmed" else DISMISS_REASONS
+        if self.reason not in allowed:
+            raise ValueError(f"reason {self.reason!r} does not fit verdict {self.verdict!r} "
+                             f"(one of {', '.join(allowed)})")
+        return self
+
 
 class BulkVerdictRequest(VerdictRequest):
     event_ids: list[str] = Field(min_length=1, max_length=500)
 
 
+class UndoRequest(_Request):
+    """Undo a bulk verdict: each event whose latest verdict is still `verdict` by this reviewer gets back
+    the verdict it had before (or none)."""
+
+    event_ids: list[str] = Field(min_length=1, max_length=500)
+    verdict: Literal["confirmed", "dismissed"]
+
+
+# Sizes are only bounded here; the geometry (pairs, range, area, no self-crossing) is checked
+# on save by pipeline.config.geometry, whose messages name the camera, post and field.
+_Pt = Annotated[list[float], Field(max_length=8)]
+_Poly = Annotated[list[_Pt], Field(max_length=MAX_POLYGON_POINTS)]
+
+
 class PostZones(_Request):
-    id: str
-    seat: list[list[float]]
-    desk: list[list[float]] | None = None
-    customer: list[list[float]] | None = None
+    id: str = Field(max_length=200)
+    seat: _Poly
+    desk: _Poly | None = None
+    customer: _Poly | None = None
 
 
 class ZonesUpdate(_Request):
     """The polygons of one camera. `base_sha256` (from GET) guards against overwriting
     an edit someone else saved in between."""
 
-    posts: list[PostZones]
-    waiting: list[list[list[float]]] = Field(default_factory=list)
-    staff_area: list[list[list[float]]] = Field(default_factory=list)
-    base_sha256: str | None = None
+    posts: list[PostZones] = Field(max_length=500)
+    waiting: list[_Poly] = Field(default_factory=list, max_length=100)
+    staff_area: list[_Poly] = Field(default_factory=list, max_length=100)
+    base_sha256: str | None = Field(None, max_length=64)
 
 
 # responses ----------------------------------------------------------------------------------
@@ -65,7 +88,10 @@ class EventOut(BaseModel):
     site_id: str
     source: str
     camera_id: str
+    camera_name: str
     post_id: str | None
+    post_name: str | None
+    ongoing: bool
     rule_id: str
     rule_name: str
     article: str
@@ -109,6 +135,11 @@ class BulkVerdictOut(BaseModel):
     missing: list[str]
 
 
+class UndoOut(BaseModel):
+    restored: dict[str, str | None]  # event id -> the verdict it has again (None: unreviewed)
+    skipped: list[str]  # changed again since, or never had this verdict
+
+
 class QualityRow(BaseModel):
     key: str
     label: str
@@ -134,6 +165,7 @@ class ZonesOut(BaseModel):
 
 class ZonesSaved(ZonesOut):
     backup: str | None
+    reloaded: list[str] = Field(default_factory=list, description="Cameras of this process that took the new zones")
 
 
 class ErrorOut(BaseModel):

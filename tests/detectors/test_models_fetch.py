@@ -109,6 +109,27 @@ def test_project_manifest_lists_the_model_set():
     assert all(find_entry(entries, n).export == "onnx" for n in ("yolo11n.pt", "yolo11s.pt", "yolo11n-pose.pt"))
 
 
+def test_default_models_are_export_recipes_from_official_weights():
+    from pipeline.config.models import ModelsConfig
+
+    entries = load_manifest(MANIFEST)
+    defaults = ModelsConfig()
+    for name in (defaults.detector.model, "yolo11n-pose_fp32_320_dyn.onnx"):
+        e = find_entry(entries, name)
+        assert e.built and e.offline.startswith(name)
+        weights = find_entry(entries, e.recipe["weights"])
+        assert weights.url.startswith("https://github.com/ultralytics/assets/releases/")
+    assert find_entry(entries, "yolo11n-pose_fp32_320_dyn.onnx").recipe == {
+        "weights": "yolo11n-pose.pt", "imgsz": 320, "dynamic": True, "opset": 17}
+
+
+def test_bad_recipe_names_entry_and_field(tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text("models:\n  - {name: a.onnx, file: a.onnx, url: u, license: l, source: s, recipe: {weights: a.pt}}\n")
+    with pytest.raises(ConfigError, match=r"models\[0\] \(a.onnx\): field 'recipe.imgsz'"):
+        load_manifest(f)
+
+
 @pytest.mark.models
 def test_shared_models_match_manifest(models_dir, monkeypatch, capsys):
     monkeypatch.setenv("COUNTERWATCH_MODELS_DIR", str(models_dir))

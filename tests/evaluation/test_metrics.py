@@ -155,3 +155,22 @@ def test_merge_counts():
     assert (m["r"].tp, m["r"].fp, m["r"].fn, m["r"].tn) == (2, 2, 3, 5)
     assert m["s"].fp == 1
     assert a["r"].tp == 1  # inputs untouched
+
+
+def test_person_counts_per_judged_person():
+    from pipeline.evaluation.images import ImageResult, person_counts
+
+    def fs(*conds):
+        return [{"key": str(i), "cond": c, "details": {}} for i, c in enumerate(conds)]
+
+    results = [
+        ImageResult("neg1.jpg", {"r": 0}, {"r": True}, {"r": fs(True, False, False, None)}),
+        ImageResult("neg2.jpg", {"r": 0}, {"r": False}, {"r": fs(False, None)}),
+        ImageResult("pos.jpg", {"r": 1}, {"r": True}, {"r": fs(True, False)}),
+        ImageResult("unk.jpg", {"r": None}, {"r": True}, {"r": fs(True)}),
+    ]
+    c = person_counts(results, ["r"])["r"]
+    assert c["persons_judged_on_negatives"] == 4 and c["person_false_alarms"] == 1
+    assert c["false_alarms_per_person"] == 0.25 and c["false_alarm_image_rate"] == 0.5
+    assert c["persons_judged_on_positives"] == 2 and c["persons_flagged_on_positives"] == 1
+    assert c["not_visible_share"] == round(2 / 9, 4)

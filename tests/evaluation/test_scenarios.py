@@ -37,6 +37,8 @@ def test_dev_scenarios_are_consistent(data_dir):
      r"events\[0\]: unknown field\(s\) start"),
     ("scenarios:\n  - {id: a, clip: x.mp4, config: missing.yaml, rules: [post.unattended]}\n",
      "scenario 'a' field 'config'"),
+    ("scenarios:\n  - {id: a, clip: x.mp4, config: c.yaml, rules: [post.unattended], quiet: [postur]}\n",
+     "scenario 'a' field 'quiet': 'postur' is neither a rule id nor a rule family"),
 ])
 def test_scenario_errors_name_file_scenario_and_field(tmp_path, body, msg):
     (tmp_path / "c.yaml").write_text("version: 1\n")
@@ -72,3 +74,26 @@ def test_score_scenario_with_pipeline_events():
 def test_open_event_counts_as_a_point():
     iv = predicted_intervals([{"rule_id": "r", "post_id": None, "start_s": 4.0, "end_s": None}], ["r"])
     assert iv[0].start_s == iv[0].end_s == 4.0
+
+
+def test_quiet_rules_and_false_alarms_per_hour(tmp_path):
+    from pipeline.evaluation.videos import quiet_figures
+
+    (tmp_path / "c.yaml").write_text("version: 1\n")
+    f = tmp_path / "s.yaml"
+    f.write_text("scenarios:\n  - {id: a, clip: x.mp4, config: c.yaml, rules: [post.unattended], "
+                 "quiet: [posture, gesture.chin_rest]}\n")
+    (sc,) = load_scenarios(f)
+    assert "posture.slouch" in sc.quiet and "gesture.chin_rest" in sc.quiet and "gesture.arms_crossed" not in sc.quiet
+    per = {"a": {"video_s": 1800.0, "quiet_rules": ["posture.slouch"], "quiet_events": {"posture.slouch": 1}},
+           "b": {"video_s": 1800.0, "quiet_rules": ["posture.slouch", "posture.lean_back"],
+                 "quiet_events": {"posture.slouch": 2, "posture.lean_back": 0}}}
+    q = quiet_figures(per)
+    assert q["posture.slouch"] == {"events": 3, "video_s": 3600.0, "clips": 2, "false_alarms_per_hour": 3.0}
+    assert q["posture.lean_back"]["false_alarms_per_hour"] == 0.0 and q["posture.lean_back"]["video_s"] == 1800.0
+
+
+def test_dev_clips_with_staff_at_work_are_quiet_for_posture_and_gesture():
+    quiet = {s.id: s.quiet for s in load_scenarios(SCENARIOS)}
+    for sid in ("pgplarosa_office", "lintasarta_office", "aldi_checkout"):
+        assert "posture.slouch" in quiet[sid] and "gesture.chin_rest" in quiet[sid]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 
 from pipeline.cli import main
 from pipeline.core.errors import OutputError
-from pipeline.events.schema import EventRow
+from pipeline.events.schema import EventRow, ReviewRow
 from pipeline.events.store import EventStore
 from pipeline.reports.build import build_report
 from pipeline.reports.data import build_report_data
@@ -71,31 +72,57 @@ def test_html_links_every_top_event_to_the_review_ui(zh_report):
 
 
 def test_xlsx_totals_match_the_database(zh_report, seeded):
+    """Counts leave out dismissed events (false alarms); the event list and the verdict table keep them."""
     wb = load_workbook(zh_report / "report.xlsx")
     store = EventStore.for_dir(seeded)
     lo = dt.datetime(2026, 11, 26)
+    day = (EventRow.source == "batch", EventRow.wall_start >= lo, EventRow.wall_start < lo + dt.timedelta(days=1))
     with store.session() as s:
-        batch_day = s.scalar(select(func.count()).select_from(EventRow).where(
-            EventRow.source == "batch", EventRow.wall_start >= lo, EventRow.wall_start < lo + dt.timedelta(days=1)))
-        per_rule = dict(s.execute(select(EventRow.rule_id, func.count()).where(
-            EventRow.source == "batch", EventRow.wall_start >= lo,
-            EventRow.wall_start < lo + dt.timedelta(days=1)).group_by(EventRow.rule_id)).all())
+        batch_day = s.scalar(select(func.count()).select_from(EventRow).where(*day))
+        dismissed = set(s.scalars(select(ReviewRow.event_id).where(ReviewRow.verdict == "dismissed")))
+        per_rule = Counter(r for r, eid in s.execute(select(EventRow.rule_id, EventRow.event_id).where(*day))
+                           if eid not in dismissed)
     store.close()
-    assert batch_day == 8
+    assert batch_day == 8 and len(dismissed) == 2
+    counted = batch_day - 2
     by_rule = wb["按规则统计"]
     assert by_rule.auto_filter.ref and by_rule.auto_filter.ref.startswith("A1:")
     rows = list(by_rule.iter_rows(min_row=2, values_only=True))
-    assert {r[0]: r[3] for r in rows} == per_rule
-    assert sum(r[3] for r in rows) == batch_day
+    assert {r[0]: r[3] for r in rows} == dict(per_rule)
+    assert sum(r[3] for r in rows) == counted
     events = wb["事件明细"]
     assert events.max_row - 1 == batch_day
     verdicts = list(wb["审核统计"].iter_rows(min_row=2, values_only=True))
     assert sum(r[2] for r in verdicts) == 3 and sum(r[3] for r in verdicts) == 2 and sum(r[5] for r in verdicts) == 8
     hours = list(wb["按小时分布"].iter_rows(min_row=2, values_only=True))
-    assert sum(sum(r[1:]) for r in hours) == batch_day
+    assert sum(sum(r[1:]) for r in hours) == counted
     assert "实时与批量复核对比" in wb.sheetnames
     for ws in wb.worksheets:
         assert ws.auto_filter.ref, ws.title
+
+
+def test_dismissed_events_are_not_counted(seeded, tmp_path):
+    """Dismissing the 12:02 unattended event takes it out of the KPIs and the post's unattended minutes."""
+    import shutil
+
+    d = tmp_path / "data"
+    shutil.copytree(seeded, d)
+    store = EventStore.for_dir(d)
+    before = build_report_data(store, seed.DAY, seed.config())
+    store.add_review("ev11260000cam1", "dismissed", "false_alarm", "supervisor2")
+    after = build_report_data(store, seed.DAY, seed.config())
+    store.close()
+    b, a = ({p["post_id"]: p for p in x.by_post} for x in (before, after))
+    assert b["P1"]["unattended_min"] == pytest.approx(36) and a["P1"]["unattended_min"] == pytest.approx(0)
+    assert len(after.counted) == len(before.counted) - 1 and after.dismissed == before.dismissed + 1 == 3
+    assert len(after.events) == len(before.events)  # still listed, with its verdict
+    assert "ev11260000cam1" not in {e["event_id"] for e in after.top_events}
+    files = build_report(d, seed.DAY, tmp_path / "out", cfg=seed.config(), pdf=False)
+    html = files.html.read_text(encoding="utf-8")
+    kpi = html[html.index('class="cards"'):html.index("</div>\n<p")]
+    assert '<div class="v">5</div><div class="k">违规事件</div>' in kpi
+    assert '<div class="v">3</div><div class="k">已驳回（误报，不计入）</div>' in kpi
+    assert "数据来源: 夜间批量复核" in html
 
 
 def test_figures_follow_the_seeded_day(seeded):

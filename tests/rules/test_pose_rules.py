@@ -10,7 +10,16 @@ from pipeline.rules import measures as m
 from pipeline.rules.base import RuleContext
 from pipeline.rules.gesture import ArmsCrossed, ChinRest, HandsOnHips
 from pipeline.rules.posture import HeadDown, LeanBack, LegsCrossed, Slouch
+from pipeline.rules.upright import UprightModel
 from tests.builders import LEGS, LOWER_LEGS, facts, person, pose, posed, run_rule
+
+
+def ctx0():
+    """A camera whose config says post P1's upright is the image vertical (no learning period)."""
+    u = UprightModel()
+    u.post_tilt["P1"] = 0.0
+    return RuleContext(upright=u)
+
 
 RULES = {"head_down": HeadDown, "lean_back": LeanBack, "slouch": Slouch, "legs_crossed": LegsCrossed,
          "arms_crossed": ArmsCrossed, "chin_rest": ChinRest, "hands_on_hips": HandsOnHips}
@@ -18,7 +27,7 @@ RULES = {"head_down": HeadDown, "lean_back": LeanBack, "slouch": Slouch, "legs_c
 
 def judge(rule_name, kind, **kw):
     cls = RULES[rule_name]
-    r = cls(cls.Params(), RuleContext())
+    r = cls(cls.Params(), ctx0())
     (f,) = r.judge(facts(0, [posed(kind, **kw)]))
     return f
 
@@ -78,7 +87,7 @@ def test_hidden_legs_are_not_visible_never_compliant(rule_name, kind):
 
 def test_no_pose_is_not_visible():
     for cls in RULES.values():
-        r = cls(cls.Params(), RuleContext())
+        r = cls(cls.Params(), ctx0())
         (f,) = r.judge(facts(0, [person()]))
         assert f.cond is None
 
@@ -91,7 +100,7 @@ def test_measured_values_in_details():
 
 
 def test_customers_are_never_judged():
-    r = LeanBack(LeanBack.Params(), RuleContext())
+    r = LeanBack(LeanBack.Params(), ctx0())
     assert r.judge(facts(0, [posed("reclined", role="customer")])) == []
 
 
@@ -112,17 +121,18 @@ def seq(kind_at, t_end, dt=1.0, **kw):
 
 
 def test_head_down_timing_start_and_end():
-    r = HeadDown(HeadDown.Params(update_every_s=1000), RuleContext())
+    r = HeadDown(HeadDown.Params(update_every_s=1000), ctx0())
     evs = run_rule(r, seq(lambda t: "head_on_desk" if 5 <= t < 60 else "upright", 80))
-    assert [(t, s) for t, s, _ in evs] == [(25, "start"), (64, "end")]  # 20 s dwell; clear after 5 s
+    # evidence: 3 of the last 5 frames (t=7), then the 20 s dwell; clear after 5 s
+    assert [(t, s) for t, s, _ in evs] == [(27, "start"), (64, "end")]
     end = evs[-1][2]
-    assert end.start_s == 5 and end.end_s == 59 and end.article == "第五十三条"
+    assert end.start_s == 7 and end.end_s == 59 and end.article == "第五十三条"
     assert end.details["cue"] == "head_on_arms"
 
 
 def test_head_low_and_still_is_head_down_but_writing_motion_is_not():
     p = HeadDown.Params(update_every_s=1000)
-    still = run_rule(HeadDown(p, RuleContext()), seq(lambda t: "head_low_hands_on_paper", 60))
+    still = run_rule(HeadDown(p, ctx0()), seq(lambda t: "head_low_hands_on_paper", 60))
     assert [s for _, s, _ in still] == ["start"]
     assert still[0][2].details["cue"] == "still"
     # same low head, but the writing hand moves across the page: never an event
@@ -133,19 +143,19 @@ def test_head_low_and_still_is_head_down_but_writing_motion_is_not():
         kp = f.persons[0].keypoints.copy()
         kp[10] += (rng.uniform(-40, 40), rng.uniform(-10, 10))  # right wrist writing
         frames.append(replace(f, persons=(replace(f.persons[0], keypoints=kp),)))
-    assert run_rule(HeadDown(p, RuleContext()), frames) == []
+    assert run_rule(HeadDown(p, ctx0()), frames) == []
 
 
 def test_not_visible_holds_timer_and_gives_no_event():
-    # crossed 15 s (event starts at 10), legs hidden 30 s: the hidden time does not end it (not compliant)
-    r = LegsCrossed(LegsCrossed.Params(update_every_s=1000), RuleContext())
+    # crossed 15 s (evidence at 2, event starts at 12), legs hidden 30 s: the hidden time does not end it
+    r = LegsCrossed(LegsCrossed.Params(update_every_s=1000), ctx0())
     frames = [facts(t, [posed("legs_crossed" if t < 45 else "upright", hide=LOWER_LEGS if 15 <= t < 45 else ())])
               for t in range(60)]
     evs = run_rule(r, frames)
-    assert [(t, s) for t, s, _ in evs] == [(10, "start"), (45, "end")]  # ends only once seen uncrossed
+    assert [(t, s) for t, s, _ in evs] == [(12, "start"), (45, "end")]  # ends only once seen uncrossed
     assert evs[-1][2].end_s == 14  # the last time it was seen crossed
     # legs never visible: no event and every judgement is "cannot judge", never compliant
-    r2 = LegsCrossed(LegsCrossed.Params(update_every_s=1000), RuleContext())
+    r2 = LegsCrossed(LegsCrossed.Params(update_every_s=1000), ctx0())
     assert run_rule(r2, [facts(t, [posed("legs_crossed", hide=LOWER_LEGS)]) for t in range(100)]) == []
     assert all(f.cond is None for f in r2.judge(facts(0, [posed("upright", hide=LOWER_LEGS)])))
 
@@ -154,14 +164,14 @@ def test_not_visible_holds_timer_and_gives_no_event():
                                             (LegsCrossed, "legs_crossed", 10), (ArmsCrossed, "arms_crossed", 5),
                                             (ChinRest, "chin_rest", 5), (HandsOnHips, "hands_on_hips", 5)])
 def test_default_dwell_times(cls, kind, dwell):
-    r = cls(cls.Params(), RuleContext())
+    r = cls(cls.Params(), ctx0())
     evs = run_rule(r, seq(lambda t: kind, dwell + 5, dt=0.5))
-    assert evs[0][0] == dwell and evs[0][1] == "start"
+    assert evs[0][0] == dwell + 1.0 and evs[0][1] == "start"  # 3-of-5 evidence at 0.5 s frames, then the dwell
     assert evs[0][2].track_ids == (1,) and evs[0][2].post_id == "P1"
 
 
 def test_pose_rule_state_bounded_with_many_tracks():
-    r = HeadDown(HeadDown.Params(), RuleContext())
+    r = HeadDown(HeadDown.Params(), ctx0())
     for t in range(3000):
         tid = t // 5  # a new track every 5 s: 600 tracks in all
         r.update(facts(t, [posed("head_low_hands_on_paper", track_id=tid)]))

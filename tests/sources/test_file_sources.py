@@ -171,3 +171,25 @@ def test_empty_folder_and_bad_specs(tmp_path):
         open_source("rtsp://127.0.0.1:1/x", camera_id="c", fps=1, live=False)
     assert is_live_spec("rtsp://h/x") and is_live_spec("webcam:0") and is_live_spec("https://h/s.m3u8")
     assert not is_live_spec("/videos/a.mp4")
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("fps", [2.0, 0.25, 0.1])
+def test_skipping_decoder_gives_the_frames_a_full_decode_gives(data_dir, fps):
+    """Non-reference frames skipped (2 fps) or keyframe seeks (0.25 fps): the kept frames are the
+    first frames at or after each instant, pixel for pixel as OpenCV decodes every frame."""
+    from pipeline.sources.file import OpenCVFileSource, PyAVFileSource
+
+    path = data_dir / DESK
+    with PyAVFileSource(path, camera_id="c", fps=fps) as src:
+        fast = [f for _, f in zip(range(6), src, strict=False)]
+        received = src.stats["received"]
+    with OpenCVFileSource(path, camera_id="c", fps=fps) as src:
+        full = [f for _, f in zip(range(6), src, strict=False)]
+    assert [f.index for f in fast] == [f.index for f in full]
+    np.testing.assert_allclose([f.timestamp_s for f in fast], [f.timestamp_s for f in full], atol=2e-3)
+    for a, b in zip(fast, full, strict=True):
+        assert np.array_equal(a.image, b.image)
+    assert received <= fast[-1].index + 8  # never more packets than a straight read (plus the reorder look-ahead)
+    if fps == 0.1:  # 10 s apart, keyframes every 5.12 s: seeking skips whole groups of pictures
+        assert received < 0.8 * fast[-1].index

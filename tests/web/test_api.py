@@ -200,7 +200,10 @@ def test_verdict_history_is_kept(login):
     ev = sam.get("/api/events/ev_headdown").json()
     assert ev["verdict"] == "dismissed" and ev["verdict_reason"] == "justified"
     page = sam.get("/events/ev_headdown").text
-    assert page.count("<tr><td>") == 2 and "sleeping" in page and "ill" in page
+    assert page.count('<tr><td class="at"') == 2 and "sleeping" in page and "ill" in page
+    # the form shows the current verdict: dismissed, reason justified, and violation is not offered
+    assert 'value="dismissed" checked' in page and 'value="justified" selected' in page
+    assert re.search(r'<option value="violation"\s+disabled', page)
 
 
 def test_unknown_reason_and_unknown_event_are_refused(login):
@@ -240,14 +243,27 @@ def test_filters_and_quality_counts(login):
     by_rule = {r["key"]: r for r in q["by_rule"]}
     assert by_rule["phone.use"]["fp_rate"] == 1.0 and by_rule["post.unattended"]["fp_rate"] == 0.0
     page = c.get("/quality").text
-    assert "/?verdict=dismissed&rule=phone.use" in page
+    assert "/review?verdict=dismissed&rule=phone.use" in page
+
+
+def details_of(html: str) -> dict[str, tuple[str, str, str]]:
+    """The 测量结果 table of an event page: key -> (label, secondary English label, value)."""
+    rows = re.findall(r'<tr data-key="([^"]+)"><th scope="row">([^<]*)(?:<div class="muted small" lang="en">([^<]*)</div>)?'
+                      r"</th><td>([^<]*)</td></tr>", html)
+    return {k: (label, other, value) for k, label, other, value in rows}
 
 
 def test_pages_render_in_chinese_and_english(login):
     c, _ = login("sam")
     zh = c.get("/events/ev_headdown").text
-    assert "头部低于肩线 34 秒 (head below shoulder line 34 s)" in zh
-    assert "躯干角度 41° (torso angle 41°)" in zh
+    assert details_of(zh) == {"head_below_shoulder_s": ("头部低于肩线", "head below shoulder line", "34 秒"),
+                              "torso_angle_deg": ("躯干角度", "torso angle", "41°")}
+    en_page = c.get("/events/ev_headdown?lang=en").text
+    assert details_of(en_page) == {"head_below_shoulder_s": ("head below shoulder line", "", "34 s"),
+                                   "torso_angle_deg": ("torso angle", "", "41°")}
+    table = en_page.split('id="details"')[1].split("</table>")[0]
+    assert "<th>Measurement</th>" in table and not re.search(r"[\u4e00-\u9fff]", table)  # no Chinese left
+    c.get("/?lang=zh")
     assert "第五十三条" in zh and "趴伏桌面" in zh  # the article's full text
     assert 'src="/media/clips/cam5/ev_headdown.mp4"' in zh
     assert "事件审核" in zh and "Review" not in c.get("/").text.split("<main>")[0]

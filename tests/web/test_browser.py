@@ -12,6 +12,7 @@ tests/screenshots/ for the README.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -132,6 +133,13 @@ def test_supervisor_reviews_an_event(server, browser):
     page.wait_for_url("**rule=post.unattended**")
     rules = page.locator("table.events tbody td.rule a").all_inner_texts()
     assert rules and set(rules) == {"岗位无人"}
+    # posts and cameras by their configured names (the id under it), in the table and the filter menus
+    posts = [t.split("\n") for t in page.locator("table.events tbody td.post").all_inner_texts()]
+    assert all(p[0].endswith("号窗口") and p[1].startswith("P") for p in posts), posts
+    assert set(page.locator("table.events tbody td.camera").all_inner_texts()) == {"办公区 CAM 5\ncam5"}
+    assert page.locator("#f-post option").all_inner_texts()[1:] == [f"{i}号窗口 (P{i})" for i in range(1, 5)]
+    assert page.locator("#f-camera option").all_inner_texts()[1:] == ["办公区 CAM 5 (cam5)"]
+    assert page.get_attribute("#f-since", "type") == "text" and page.get_attribute("#f-since", "placeholder") == "YYYY-MM-DD"
     assert page.locator("table.events tbody td.article").first.inner_text() == "第二十条"
     page.wait_for_function("() => document.querySelector('td.thumb img').naturalWidth > 0")
     page.screenshot(path=str(art / "review_list.png"))
@@ -154,7 +162,11 @@ def test_supervisor_reviews_an_event(server, browser):
     assert page.evaluate("document.getElementById('clip').error") is None
     page.evaluate("document.getElementById('clip').pause()")
     assert "第二十条" in page.locator("#article-zh").inner_text() or page.locator("#article-zh").count() == 1
-    assert "(" in page.locator("#details li").first.inner_text()  # zh (en)
+    # measurements: label (with the English label under it) and value with its unit; names, not ids
+    first = page.locator("#details tbody tr").first
+    assert first.locator("th .muted").inner_text() and first.locator("td").inner_text()
+    assert page.locator("#ev-post").inner_text().split()[0].endswith("号窗口")
+    assert page.locator("#ev-camera").inner_text().startswith("办公区 CAM 5")
 
     # confirm with a reason
     page.check("input[name=verdict][value=confirmed]")
@@ -163,7 +175,16 @@ def test_supervisor_reviews_an_event(server, browser):
     page.click("#submit-verdict")
     page.wait_for_selector("#saved")
     hist = page.locator("#history tbody tr").first.inner_text()
-    assert "已确认" in hist and "已整改" in hist and "sam" in hist and "已当场提醒" in hist
+    assert "已确认" in hist and "已整改" in hist and "sam" in hist and "已当场提醒" in hist and "UTC" not in hist
+    # the form shows the saved verdict, and a dismissal cannot keep the reason 确认违规
+    assert page.is_checked("input[name=verdict][value=confirmed]")
+    assert page.locator("#reason").input_value() == "corrected"
+    assert "已确认" in page.locator("#verdict-now").inner_text()
+    page.check("input[name=verdict][value=dismissed]")
+    assert page.locator('#reason option[value="violation"]').is_disabled()
+    assert page.locator("#reason").input_value() == "false_alarm"
+    page.check("input[name=verdict][value=confirmed]")
+    page.select_option("#reason", "corrected")
     page.screenshot(path=str(art / "event_page.png"), full_page=False)
 
     # the quality view counts it: one more confirmed, two fewer unreviewed (one dismissed by keyboard)
@@ -182,6 +203,16 @@ def test_supervisor_reviews_an_event(server, browser):
     page.set_viewport_size({"width": 390, "height": 844})
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     page.screenshot(path=str(art / "review_list_phone.png"))
+    # the event page in English: measurements labelled in English with units, names kept
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.goto(base + f"/events/{target_id}?lang=en")
+    labels = page.locator("#details tbody th").all_inner_texts()
+    values = page.locator("#details tbody td").all_inner_texts()
+    assert labels and not any(re.search(r"[\u4e00-\u9fff_]", x) for x in labels), labels
+    assert page.locator("#details thead").inner_text().split() == ["Measurement", "Value"]
+    assert all(values), values
+    assert page.locator("#ev-camera").inner_text().startswith("办公区 CAM 5")
+    page.goto(base + "/review?lang=zh")
     assert not page.cw_errors, page.cw_errors
     ctx.close()
 
@@ -284,7 +315,8 @@ def test_live_rows_and_bulk_confirm(live_server, browser):
 
     base = live_server["base"]
     ctx, page = _login(browser, base, "sam")
-    page.wait_for_function("() => document.getElementById('live').innerText === '实时更新已连接'")
+    page.wait_for_function("() => document.getElementById('live').dataset.state === 'on'")
+    assert page.locator("#live").inner_text().startswith("实时更新已连接")
     before = int(page.locator("#count-n").inner_text())
     ev = Event("live0001", "post.unattended", "第二十条", "cam5", "P2", (7,), "start", "high", 100.0, None,
                details={"customers_waiting": 3}, wall_start=dt.datetime(2026, 11, 26, 10, 0).timestamp())
@@ -301,9 +333,26 @@ def test_live_rows_and_bulk_confirm(live_server, browser):
     second_id = second.get_attribute("data-id")
     second.locator("input.pick").check()
     assert page.locator("#selected").inner_text() == "已选 2 条"
+    second_before = [r["verdict"] for r in live_server["store"].reviews(second_id)]
+    # asked first: cancel changes nothing
     page.click("#bulk-confirm")
+    assert page.locator("#bulk-msg").inner_text() == "将 2 条事件标记为「已确认」？"
+    page.click("#bulk-cancel")
+    assert page.locator("#bulk-bar").is_hidden() and live_server["store"].reviews("live0001") == []
+    page.click("#bulk-confirm")
+    page.click("#bulk-ok")
     for eid in ("live0001", second_id):
         page.locator(f'tr[data-id="{eid}"] td.verdict:has-text("已确认")').wait_for(timeout=10000)
     assert [r["verdict"] for r in live_server["store"].reviews("live0001")] == ["confirmed"]
+    assert page.locator("#bulk-msg").inner_text() == "已将 2 条事件标记为「已确认」"
+    page.screenshot(path=str(_artifacts() / "bulk_undo.png"))
+    # undo: both rows get back what they had before
+    page.click("#bulk-undo")
+    page.locator('tr[data-id="live0001"] td.verdict:has-text("未审核")').wait_for(timeout=10000)
+    assert [r["verdict"] for r in live_server["store"].reviews("live0001")] == ["confirmed", "withdrawn"]
+    assert page.locator("#bulk-msg").inner_text().startswith("已撤销")
+    after = live_server["store"].reviews(second_id)
+    assert [r["verdict"] for r in after][: len(second_before) + 1] == second_before + ["confirmed"]
+    assert after[-1]["verdict"] == (second_before[-1] if second_before else "withdrawn")
     assert not page.cw_errors, page.cw_errors
     ctx.close()

@@ -51,13 +51,14 @@ def test_every_string_the_templates_use_is_translated():
     for f in (Path(pipeline.web.__file__).parent / "templates").glob("*.html"):
         used |= set(re.findall(r"""\bt\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
     prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s) and the like
-    assert prefixes == {"reason_", "role_", "sev_", "verdict_"}
+    assert prefixes == {"reason_", "role_", "sev_", "state_", "verdict_"}
     used -= prefixes
     from pipeline.web.auth import ROLES
     from pipeline.web.i18n import REASONS, SEVERITIES, VERDICTS
 
     used |= {f"reason_{r}" for r in REASONS} | {f"role_{r}" for r in ROLES} | {f"sev_{s}" for s in SEVERITIES}
-    used |= {f"verdict_{v}" for v in (*VERDICTS, "none")}
+    used |= {f"verdict_{v}" for v in (*VERDICTS, "none", "withdrawn")}
+    used |= {f"state_{s}" for s in ("online", "connecting", "reconnecting", "offline", "unknown")}
     assert len(used) > 40
     assert used <= set(STRINGS), sorted(used - set(STRINGS))
 

@@ -1,4 +1,5 @@
-// Review list: keyboard navigation (j/k, Enter, c, d), bulk verdicts, and live rows from the SSE feed.
+// Review list: keyboard navigation (j/k, Enter, c, d), bulk verdicts (asked first, with undo), and live rows
+// from the SSE feed; the live indicator shows the feed's actual state.
 (function () {
   "use strict";
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
@@ -25,7 +26,15 @@
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
       body: JSON.stringify(body),
     });
-    if (!resp.ok) throw new Error(resp.status + " " + (await resp.text()));
+    if (!resp.ok) {
+      let msg = resp.status + "";
+      try {
+        const b = await resp.json();
+        const m = b.message || b.detail;
+        msg = Array.isArray(m) ? m.join("; ") : String(m);
+      } catch (_) { /* not JSON */ }
+      throw new Error(msg);
+    }
     return resp.json();
   }
 
@@ -58,12 +67,54 @@
   }
 
   async function verdict(ids, v) {
-    if (!canReview || !ids.length) return;
+    if (!canReview || !ids.length) return [];
     const reason = v === "confirmed" ? "violation" : "false_alarm";
+    let done = ids;
     if (ids.length === 1) await api("/api/events/" + encodeURIComponent(ids[0]) + "/review", { verdict: v, reason: reason });
-    else await api("/api/reviews/bulk", { event_ids: ids, verdict: v, reason: reason });
+    else done = (await api("/api/reviews/bulk", { event_ids: ids, verdict: v, reason: reason })).updated;
     for (const id of ids) await refreshRow(id, false);
     updatePicked();
+    return done;
+  }
+
+  // bulk verdicts: ask first, then offer undo (the previous verdicts come back; the audit log keeps both)
+  const bar = document.getElementById("bulk-bar");
+  let pending = null, undoTimer = null;
+  function showBar(text, mode) {
+    if (!bar) return;
+    document.getElementById("bulk-msg").textContent = text;
+    document.getElementById("bulk-ok").hidden = mode !== "ask";
+    document.getElementById("bulk-cancel").hidden = mode !== "ask";
+    document.getElementById("bulk-undo").hidden = mode !== "undo";
+    bar.dataset.mode = mode;
+    bar.hidden = false;
+    clearTimeout(undoTimer);
+    if (mode === "undo") undoTimer = setTimeout(() => { bar.hidden = true; }, 30000);
+    if (mode === "info") undoTimer = setTimeout(() => { bar.hidden = true; }, 6000);
+  }
+  const fill = (tpl, n, v) => tpl.replace("{n}", n).replace("{v}", v ? bar.dataset["v" + v[0].toUpperCase() + v.slice(1)] : "");
+  if (bar) {
+    document.getElementById("bulk-cancel").addEventListener("click", () => { pending = null; bar.hidden = true; });
+    document.getElementById("bulk-ok").addEventListener("click", async () => {
+      const job = pending;
+      pending = null;
+      if (!job) return;
+      try {
+        const done = await verdict(job.ids, job.v);
+        pending = { ids: done, v: job.v, undo: true };
+        showBar(fill(bar.dataset.done, done.length, job.v), "undo");
+      } catch (err) { showBar(bar.dataset.failed + ": " + err.message, "info"); }
+    });
+    document.getElementById("bulk-undo").addEventListener("click", async () => {
+      const job = pending;
+      pending = null;
+      if (!job || !job.undo) return;
+      try {
+        const out = await api("/api/reviews/undo", { event_ids: job.ids, verdict: job.v });
+        for (const id of job.ids) await refreshRow(id, false);
+        showBar(fill(bar.dataset.undone, Object.keys(out.restored).length), "info");
+      } catch (err) { showBar(bar.dataset.failed + ": " + err.message, "info"); }
+    });
   }
 
   // checkboxes and bulk buttons
@@ -80,8 +131,12 @@
     updatePicked();
   });
   tbody.addEventListener("change", e => { if (e.target.matches("input.pick")) updatePicked(); });
-  document.querySelectorAll("#bulk-confirm, #bulk-dismiss").forEach(b => b.addEventListener("click", async () => {
-    try { await verdict(picked(), b.dataset.verdict); } catch (err) { alert(err.message); }
+  document.querySelectorAll("#bulk-confirm, #bulk-dismiss").forEach(b => b.addEventListener("click", () => {
+    const ids = picked();
+    if (!ids.length || !bar) return;
+    pending = { ids: ids, v: b.dataset.verdict };
+    showBar(fill(bar.dataset.ask, ids.length, b.dataset.verdict), "ask");
+    document.getElementById("bulk-ok").focus();
   }));
 
   // clicking a row opens it (but not when clicking the checkbox or a link)
@@ -101,7 +156,7 @@
     } else if ((e.key === "c" || e.key === "d") && current >= 0 && rs[current]) {
       e.preventDefault();
       try { await verdict([rs[current].dataset.id], e.key === "c" ? "confirmed" : "dismissed"); }
-      catch (err) { alert(err.message); }
+      catch (err) { if (bar) showBar(bar.dataset.failed + ": " + err.message, "info"); else alert(err.message); }
     }
   });
 
@@ -122,19 +177,36 @@
     const ev = data && (data.event || data);
     const id = ev && ev.event_id;
     if (!id) return;
+    markPush();
     const exists = tbody.querySelector('tr[data-id="' + CSS.escape(id) + '"]');
     if (exists) { refreshRow(id, false); return; }
     if (f.page !== "1" || !matches(ev) || new URLSearchParams(location.search).get("until")) return;
     refreshRow(id, true, 3).then(tr => { if (tr) { const c = document.getElementById("count-n"); if (c) c.textContent = String(+c.textContent + 1); } });
   }
-  if (window.EventSource && live) {
+  // the indicator says what the feed really does: connecting, on (with the last push), reconnecting, or off
+  let lastPush = null;
+  function setLive(state) {
+    if (!live) return;
+    live.dataset.state = state;
+    let text = live.dataset[state === "on" ? "on" : state === "retry" ? "retry" : state === "off" ? "off" : "connecting"];
+    if (state === "on" && lastPush) text += " · " + live.dataset.last.replace("{t}", lastPush);
+    live.textContent = text;
+  }
+  function markPush() {
+    lastPush = new Date().toTimeString().slice(0, 8);
+    if (live && live.dataset.state === "on") setLive("on");
+  }
+  if (live && !f.liveMode) setLive("off");  // no alert bus in this process: nothing is ever pushed
+  else if (window.EventSource && live) {
     const q = new URLSearchParams();
     if (f.filterCamera) q.set("camera", f.filterCamera);
     if (f.filterPost) q.set("post", f.filterPost);
     if (f.filterRule) q.set("rule", f.filterRule);
     const es = new EventSource("/api/events/stream" + (q.toString() ? "?" + q : ""));
-    es.onopen = () => { live.textContent = live.dataset.on; };
-    es.onerror = () => { live.textContent = live.dataset.off; if (es.readyState === EventSource.CLOSED) es.close(); };
+    es.onopen = () => setLive("on");
+    es.onerror = () => {
+      if (es.readyState === EventSource.CLOSED) { setLive("off"); es.close(); } else setLive("retry");
+    };
     es.onmessage = onFeed;
     ["alert", "event", "start", "update", "end"].forEach(name => es.addEventListener(name, onFeed));
   }

@@ -136,7 +136,9 @@
     const data = await resp.json().catch(() => ({}));
     if (resp.ok) {
       sha = data.sha256;
-      status.className = "ok"; status.textContent = L.saved + " (" + data.backup + ")";
+      status.className = "ok";
+      status.textContent = L.saved + (data.backup ? " (" + data.backup + ")" : "")
+        + (data.reloaded && data.reloaded.length ? " · " + L.reloaded + ": " + data.reloaded.join(", ") : "");
     } else {
       status.className = "error";
       const d = data.detail;

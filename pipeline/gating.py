@@ -1,0 +1,114 @@
+"""Pay only for change: motion gating per post region and per-track model cadence.
+
+`MotionGate` keeps a small grey copy of each post region as it was when the region
+was last analysed. A region whose pixels have not changed (fewer than `min_area`
+of them by more than `pixel_delta` grey levels) is still: its post reuses the
+persons, skeletons and findings of its last analysis, while detection, tracking
+and the rules run on every frame, so rule timers keep running. The reference is
+the frame of the last refresh, not the previous frame, so slow changes add up
+and are seen. `refresh_s` bounds how old a reused result can be.
+
+`TrackMemo` remembers one model's last result per track id, with its time and
+box; a result is reused while it is younger than the cadence and (optionally)
+while the track has not moved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pipeline.config.models import GatingConfig
+from pipeline.detectors.base import box_iou
+
+
+@dataclass
+class _Region:
+    box: np.ndarray  # frame pixels
+    ref: np.ndarray | None = None  # small grey copy at the last refresh
+    t: float | None = None  # time of the last refresh
+    result: Any = None  # what the post's analysis gave at the last refresh
+
+
+@dataclass
+class MotionGate:
+    cfg: GatingConfig
+    regions: list[_Region] = field(default_factory=list)
+    _key: tuple | None = None
+    last_changed: list[float] = field(default_factory=list)  # changed fraction per region, last frame
+
+    def _small(self, image: np.ndarray) -> tuple[np.ndarray, float]:
+        h, w = image.shape[:2]
+        sw = min(self.cfg.width, w)
+        sh = max(1, round(h * sw / w))
+        grey = cv2.cvtColor(cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        return cv2.GaussianBlur(grey, (3, 3), 0), sw / w
+
+    def due(self, image: np.ndarray, t: float, boxes: list[np.ndarray]) -> list[bool]:
+        """Which regions must be analysed now: moved, never seen, older than refresh_s, or gating off.
+
+        Due regions take this frame as their new reference; the caller stores their
+        new result with `store`.
+        """
+        key = (image.shape[:2], tuple(tuple(np.round(b, 1)) for b in boxes))
+        if key != self._key:
+            self._key = key
+            self.regions = [_Region(box=np.asarray(b, np.float32)) for b in boxes]
+        if not self.cfg.enabled:
+            self.last_changed = [1.0] * len(boxes)
+            return [True] * len(boxes)
+        small, scale = self._small(image)
+        out, changed = [], []
+        for r in self.regions:
+            x1, y1, x2, y2 = (int(v) for v in np.round(r.box * scale))
+            x2, y2 = max(x2, x1 + 1), max(y2, y1 + 1)
+            cur = small[y1:y2, x1:x2]
+            if r.ref is None or r.t is None or t - r.t >= self.cfg.refresh_s or r.ref.shape != cur.shape:
+                frac = 1.0
+            else:
+                frac = float(np.count_nonzero(cv2.absdiff(cur, r.ref) > self.cfg.pixel_delta)) / max(1, cur.size)
+            go = frac > self.cfg.min_area or r.ref is None or r.t is None or t - r.t >= self.cfg.refresh_s
+            if go:
+                r.ref, r.t = cur.copy(), t
+            out.append(go)
+            changed.append(frac)
+        self.last_changed = changed
+        return out
+
+    def store(self, i: int, result: Any) -> None:
+        self.regions[i].result = result
+
+    def result(self, i: int) -> Any:
+        return self.regions[i].result
+
+
+@dataclass
+class TrackMemo:
+    """One model's last result per track: (time, box, result)."""
+
+    entries: dict[int, tuple[float, np.ndarray, Any]] = field(default_factory=dict)
+
+    def get(self, track_id: int, t: float, box: np.ndarray, max_age_s: float, move_iou: float = 0.0) -> Any:
+        """The remembered result, or None when there is none, it is too old, or the track moved."""
+        if track_id <= 0 or max_age_s <= 0:
+            return None
+        got = self.entries.get(int(track_id))
+        if got is None:
+            return None
+        t0, box0, res = got
+        if t - t0 >= max_age_s or t < t0:
+            return None
+        if move_iou > 0 and float(box_iou(box0[None], np.asarray(box)[None])[0, 0]) < move_iou:
+            return None
+        return res
+
+    def put(self, track_id: int, t: float, box: np.ndarray, result: Any) -> None:
+        if track_id > 0:
+            self.entries[int(track_id)] = (t, np.asarray(box, np.float32).copy(), result)
+
+    def prune(self, t: float, keep_s: float) -> None:
+        for k in [k for k, (t0, _, _) in self.entries.items() if t - t0 > keep_s]:
+            del self.entries[k]

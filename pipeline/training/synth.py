@@ -1,0 +1,421 @@
+"""In-domain training images: phones pasted into the hands of people in CCTV video frames.
+
+The public phone sets are close-ups, webcams and car cabins; the phone step sees crops of
+seated staff in wide CCTV. This module makes the missing data from real CCTV videos:
+
+- frames are sampled from each video, and any frame that looks like one of the excluded
+  images (the images figures are measured on) is dropped with a time window around it;
+- the pose model finds each person's wrists, elbows, shoulders and nose;
+- a phone crop from the labelled sets is pasted at a wrist (sometimes at the face), scaled to
+  the shoulder width, rotated, squashed (held edge-on), partly covered by finger-coloured blobs,
+  and blurred, darkened and noised to the frame;
+- hard negatives get a pen, a sheet of paper or a cup at the wrist instead, with no phone label;
+- what is written is what the phone step will see: the upper-body crop of each person (and
+  sometimes the square around a wrist), with the person and phone boxes in YOLO format.
+
+File names start with `<video>__s<segment>` so that a dataset can be split by clip and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# COCO-17 keypoint indices
+NOSE, L_SH, R_SH, L_EL, R_EL, L_WR, R_WR = 0, 5, 6, 7, 8, 9, 10
+
+
+@dataclass
+class PhoneCrop:
+    rgb: np.ndarray  # BGR pixels of the phone
+    source: str
+
+
+@dataclass
+class SynthStats:
+    frames: int = 0
+    frames_excluded: int = 0
+    persons: int = 0
+    positives: int = 0
+    negatives: int = 0
+    images: int = 0
+    excluded_windows: list[str] = field(default_factory=list)
+
+
+def _thumb(img: np.ndarray) -> np.ndarray:
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    t = cv2.resize(g, (48, 27), interpolation=cv2.INTER_AREA).astype(np.float32)
+    t = cv2.GaussianBlur(t, (3, 3), 0)
+    return (t - t.mean()) / (t.std() + 1e-6)
+
+
+class ExcludedImages:
+    """Thumbnails of images that must never be trained on, to find video frames showing them."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        self.names, thumbs = [], []
+        for p in paths:
+            im = cv2.imread(str(p))
+            if im is not None:
+                self.names.append(str(p))
+                thumbs.append(_thumb(im))
+        self.thumbs = np.stack(thumbs) if thumbs else np.zeros((0, 27, 48), np.float32)
+
+    def distances(self, frame: np.ndarray) -> np.ndarray:
+        if not len(self.thumbs):
+            return np.zeros((0,), np.float32)
+        t = _thumb(frame)
+        return np.abs(self.thumbs - t[None]).mean(axis=(1, 2))
+
+
+def sample_video(path: Path, every_s: float, max_frames: int) -> list[tuple[float, np.ndarray]]:
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"video {path} could not be opened")
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    step = max(1, int(round(every_s * fps)))
+    out = []
+    idx = 0
+    while True:
+        ok = cap.grab()
+        if not ok:
+            break
+        if idx % step == 0:
+            ok, img = cap.retrieve()
+            if ok:
+                out.append((idx / fps, img))
+        idx += 1
+    cap.release()
+    if len(out) > max_frames:
+        keep = np.linspace(0, len(out) - 1, max_frames).round().astype(int)
+        out = [out[i] for i in keep]
+    log.info("%s: %d frames (%d in file)", path.name, len(out), n)
+    return out
+
+
+def drop_excluded(
+    frames: list[tuple[float, np.ndarray]],
+    excluded: ExcludedImages,
+    video: str,
+    stats: SynthStats,
+    max_dist: float = 0.35,
+    window_s: float = 3.0,
+) -> list[tuple[float, np.ndarray]]:
+    """Frames that are not (near) an excluded image: a match drops +-window_s around it."""
+    if not frames or not len(excluded.thumbs):
+        return frames
+    d = np.stack([excluded.distances(img) for _, img in frames])  # (frames, excluded)
+    bad_t = []
+    for j in range(d.shape[1]):
+        i = int(d[:, j].argmin())
+        if d[i, j] <= max_dist:
+            bad_t.append(frames[i][0])
+            stats.excluded_windows.append(
+                f"{video} t={frames[i][0]:.1f}s ~ {Path(excluded.names[j]).name} (distance {d[i, j]:.2f})"
+            )
+    keep = [(t, im) for t, im in frames if all(abs(t - b) > window_s for b in bad_t)]
+    stats.frames_excluded += len(frames) - len(keep)
+    return keep
+
+
+def phone_bank(label_files: list[tuple[Path, Path, set[int]]], min_side: int = 6) -> list[PhoneCrop]:
+    """Phone crops from YOLO-labelled images: (image, label file, class ids that are phones)."""
+    out = []
+    for img_p, lab_p, ids in label_files:
+        img = cv2.imread(str(img_p))
+        if img is None or not lab_p.is_file():
+            continue
+        h, w = img.shape[:2]
+        for line in lab_p.read_text().splitlines():
+            parts = line.split()
+            if len(parts) < 5 or int(float(parts[0])) not in ids:
+                continue
+            cx, cy, bw, bh = (float(v) for v in parts[1:5])
+            x1, y1 = int(max(0, (cx - bw / 2) * w)), int(max(0, (cy - bh / 2) * h))
+            x2, y2 = int(min(w, (cx + bw / 2) * w)), int(min(h, (cy + bh / 2) * h))
+            if x2 - x1 >= min_side and y2 - y1 >= min_side:
+                out.append(PhoneCrop(img[y1:y2, x1:x2].copy(), img_p.name))
+    return out
+
+
+def _rotated_rgba(crop: np.ndarray, angle: float, squash: float, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """The crop scaled so its long side is `size`, squashed across, rotated; returns (bgr, alpha 0..1)."""
+    h, w = crop.shape[:2]
+    s = size / max(h, w)
+    nw, nh = max(2, int(round(w * s))), max(2, int(round(h * s)))
+    if nw < nh:
+        nw = max(2, int(round(nw * squash)))
+    else:
+        nh = max(2, int(round(nh * squash)))
+    img = cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA)
+    alpha = np.ones((nh, nw), np.float32)
+    r = max(1, min(nw, nh) // 6)  # rounded corners
+    for cx, cy in ((r, r), (nw - 1 - r, r), (r, nh - 1 - r), (nw - 1 - r, nh - 1 - r)):
+        yy, xx = np.ogrid[:nh, :nw]
+        corner = ((xx < r) if cx == r else (xx > nw - 1 - r)) & ((yy < r) if cy == r else (yy > nh - 1 - r))
+        alpha[corner & ((xx - cx) ** 2 + (yy - cy) ** 2 > r * r)] = 0
+    diag = int(math.ceil(math.hypot(nw, nh))) + 4
+    m = cv2.getRotationMatrix2D((nw / 2, nh / 2), angle, 1.0)
+    m[0, 2] += diag / 2 - nw / 2
+    m[1, 2] += diag / 2 - nh / 2
+    img_r = cv2.warpAffine(img, m, (diag, diag), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    a_r = cv2.warpAffine(alpha, m, (diag, diag), flags=cv2.INTER_LINEAR, borderValue=0)
+    return img_r, a_r
+
+
+def _blend(frame: np.ndarray, patch: np.ndarray, alpha: np.ndarray, cx: float, cy: float) -> tuple | None:
+    """Alpha-blend patch centred at (cx, cy); returns the visible alpha>0.5 box in frame pixels."""
+    H, W = frame.shape[:2]
+    ph, pw = alpha.shape
+    x0, y0 = int(round(cx - pw / 2)), int(round(cy - ph / 2))
+    fx1, fy1, fx2, fy2 = max(0, x0), max(0, y0), min(W, x0 + pw), min(H, y0 + ph)
+    if fx2 - fx1 < 2 or fy2 - fy1 < 2:
+        return None
+    px1, py1 = fx1 - x0, fy1 - y0
+    a = alpha[py1 : py1 + fy2 - fy1, px1 : px1 + fx2 - fx1, None]
+    p = patch[py1 : py1 + fy2 - fy1, px1 : px1 + fx2 - fx1].astype(np.float32)
+    roi = frame[fy1:fy2, fx1:fx2].astype(np.float32)
+    frame[fy1:fy2, fx1:fx2] = np.clip(roi * (1 - a) + p * a, 0, 255).astype(np.uint8)
+    ys, xs = np.nonzero(a[..., 0] > 0.5)
+    if len(xs) == 0:
+        return None
+    return (fx1 + xs.min(), fy1 + ys.min(), fx1 + xs.max() + 1, fy1 + ys.max() + 1)
+
+
+def _match_frame(patch: np.ndarray, frame: np.ndarray, cx: float, cy: float, rng: np.random.Generator) -> np.ndarray:
+    """Brightness to the surroundings, blur and noise to the frame's look."""
+    H, W = frame.shape[:2]
+    r = max(8, patch.shape[0])
+    x1, y1, x2, y2 = int(max(0, cx - r)), int(max(0, cy - r)), int(min(W, cx + r)), int(min(H, cy + r))
+    local = frame[y1:y2, x1:x2]
+    if local.size:
+        ratio = (local.mean() + 1) / (patch[patch.sum(axis=2) > 0].mean() + 1 if (patch.sum(axis=2) > 0).any() else 1)
+        ratio = float(np.clip(ratio, 0.5, 1.6))
+        patch = np.clip(patch.astype(np.float32) * (0.5 + 0.5 * ratio), 0, 255).astype(np.uint8)
+    f = rng.uniform(1.0, 2.2)
+    if f > 1.15 and min(patch.shape[:2]) > 8:
+        small = cv2.resize(
+            patch, (max(2, int(patch.shape[1] / f)), max(2, int(patch.shape[0] / f))), interpolation=cv2.INTER_AREA
+        )
+        patch = cv2.resize(small, (patch.shape[1], patch.shape[0]), interpolation=cv2.INTER_LINEAR)
+    sigma = rng.uniform(0, 0.9)
+    if sigma > 0.2:
+        patch = cv2.GaussianBlur(patch, (0, 0), sigma)
+    noise = rng.normal(0, rng.uniform(1, 4), patch.shape)
+    return np.clip(patch.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def _skin(frame: np.ndarray, x: float, y: float) -> tuple[int, int, int]:
+    H, W = frame.shape[:2]
+    x, y = int(np.clip(x, 2, W - 3)), int(np.clip(y, 2, H - 3))
+    c = np.median(frame[y - 2 : y + 3, x - 2 : x + 3].reshape(-1, 3), axis=0)
+    return int(c[0]), int(c[1]), int(c[2])
+
+
+def _fingers(frame: np.ndarray, box: tuple, colour: tuple, rng: np.random.Generator) -> None:
+    """One or two finger-sized blobs across the edge of the pasted phone."""
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    for _ in range(int(rng.integers(1, 3))):
+        side = rng.integers(0, 4)
+        ex = x1 if side == 0 else x2 if side == 1 else rng.uniform(x1, x2)
+        ey = y1 if side == 2 else y2 if side == 3 else rng.uniform(y1, y2)
+        ax = max(1, int(rng.uniform(0.15, 0.35) * max(w, h)))
+        ay = max(1, int(ax * rng.uniform(0.3, 0.6)))
+        cv2.ellipse(frame, (int(ex), int(ey)), (ax, ay), float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
+
+
+def _negative_object(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np.random.Generator) -> str:
+    """A pen, a sheet of paper or a cup at the hand: things that are not phones."""
+    kind = rng.choice(["pen", "paper", "cup"], p=[0.45, 0.4, 0.15])
+    if kind == "pen":
+        ang = rng.uniform(0, math.pi)
+        ln = rng.uniform(0.35, 0.6) * sw
+        dx, dy = math.cos(ang) * ln / 2, math.sin(ang) * ln / 2
+        col = [(30, 30, 30), (120, 40, 20), (230, 230, 230), (20, 20, 160)][int(rng.integers(0, 4))]
+        th = max(1, int(round(0.035 * sw)))
+        cv2.line(frame, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)), col, th, cv2.LINE_AA)
+    elif kind == "paper":
+        w, h = rng.uniform(0.7, 1.3) * sw, rng.uniform(0.5, 0.9) * sw
+        ang = rng.uniform(-35, 35)
+        rect = cv2.boxPoints(((cx, cy + 0.2 * h), (w, h * rng.uniform(0.4, 1.0)), ang)).astype(np.int32)
+        g = int(rng.uniform(190, 245))
+        overlay = frame.copy()
+        cv2.fillConvexPoly(overlay, rect, (g, g, min(255, g + int(rng.integers(-5, 10)))), cv2.LINE_AA)
+        if rng.random() < 0.6:  # lines of writing
+            for k in range(3):
+                t = (k + 1) / 4
+                p1 = rect[0] + (rect[1] - rect[0]) * t
+                p2 = rect[3] + (rect[2] - rect[3]) * t
+                cv2.line(overlay, tuple(p1.astype(int)), tuple(p2.astype(int)), (90, 90, 90), 1, cv2.LINE_AA)
+        cv2.addWeighted(overlay, 0.9, frame, 0.1, 0, frame)
+    else:
+        w, h = rng.uniform(0.18, 0.28) * sw, rng.uniform(0.25, 0.4) * sw
+        col = tuple(int(v) for v in rng.integers(40, 240, 3))
+        cv2.rectangle(frame, (int(cx - w / 2), int(cy - h)), (int(cx + w / 2), int(cy)), col, -1, cv2.LINE_AA)
+        cv2.ellipse(
+            frame,
+            (int(cx), int(cy - h)),
+            (max(1, int(w / 2)), max(1, int(w / 6))),
+            0,
+            0,
+            360,
+            tuple(max(0, c - 40) for c in col),
+            -1,
+            cv2.LINE_AA,
+        )
+    return str(kind)
+
+
+def upper_body_crop(
+    box: np.ndarray, kp: np.ndarray, W: int, H: int, min_conf: float = 0.4
+) -> tuple[int, int, int, int]:
+    """The same region the phone cascade crops at run time (pipeline.detectors.cascade.crop_region)."""
+    from pipeline.detectors.cascade import crop_region
+
+    return crop_region(box, kp[:, :2], kp[:, 2], W, H, 0.2, min_conf)
+
+
+def hand_square(box: np.ndarray, kp: np.ndarray, wrist: int, W: int, H: int) -> tuple[int, int, int, int] | None:
+    from pipeline.detectors.cascade import hand_regions
+
+    kc = np.zeros(17, np.float32)
+    kc[wrist] = 1.0
+    r = hand_regions(box, kp[:, :2], kc, W, H)
+    return r[0] if r else None
+
+
+def _yolo_lines(boxes: list[tuple[int, tuple]], crop: tuple[int, int, int, int]) -> list[str]:
+    cx1, cy1, cx2, cy2 = crop
+    cw, ch = cx2 - cx1, cy2 - cy1
+    out = []
+    for cls, (x1, y1, x2, y2) in boxes:
+        ox1, oy1, ox2, oy2 = max(x1, cx1), max(y1, cy1), min(x2, cx2), min(y2, cy2)
+        if ox2 - ox1 < 2 or oy2 - oy1 < 2:
+            continue
+        area = (x2 - x1) * (y2 - y1)
+        if (ox2 - ox1) * (oy2 - oy1) < (0.6 if cls == 1 else 0.3) * area:
+            continue  # a phone cut by the crop edge is not labelled... and not kept either (below)
+        out.append(
+            f"{cls} {((ox1 + ox2) / 2 - cx1) / cw:.6f} {((oy1 + oy2) / 2 - cy1) / ch:.6f} "
+            f"{(ox2 - ox1) / cw:.6f} {(oy2 - oy1) / ch:.6f}"
+        )
+    return out
+
+
+def synthesise(
+    videos: list[Path],
+    out_dir: Path,
+    phones: list[PhoneCrop],
+    pose_model,
+    excluded: ExcludedImages,
+    *,
+    every_s: float = 1.0,
+    max_frames: int = 40,
+    seed: int = 0,
+    segment_s: float = 5.0,
+    p_positive: float = 0.6,
+    p_negative: float = 0.3,
+    variants: int = 1,
+    progress=None,
+) -> SynthStats:
+    """Write synthetic crops (images/ and labels/) for each video; returns counts."""
+    rng = np.random.default_rng(seed)
+    stats = SynthStats()
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    if not phones:
+        raise ValueError("no phone crops to paste")
+    for video in videos:
+        vname = re.sub(r"[^A-Za-z0-9]+", "_", video.stem)[:40]
+        frames = sample_video(video, every_s, max_frames)
+        stats.frames += len(frames)
+        frames = drop_excluded(frames, excluded, video.name, stats)
+        it = progress(frames, desc=f"synth {video.name}") if progress else frames
+        for t, img in it:
+            H, W = img.shape[:2]
+            res = pose_model.predict(img, imgsz=min(960, int(math.ceil(max(H, W) / 32)) * 32), conf=0.3, verbose=False)[
+                0
+            ]
+            if res.boxes is None or not len(res.boxes):
+                continue
+            pboxes = res.boxes.xyxy.cpu().numpy()
+            kps = res.keypoints.data.cpu().numpy()  # (n, 17, 3)
+            seg = int(t // segment_s)
+            for i, (box, kp), v in (
+                (i, bk, v) for i, bk in enumerate(zip(pboxes, kps, strict=True)) for v in range(variants)
+            ):
+                stats.persons += v == 0
+                sh_ok = kp[L_SH, 2] > 0.5 and kp[R_SH, 2] > 0.5
+                sw = float(np.hypot(*(kp[L_SH, :2] - kp[R_SH, :2]))) if sh_ok else 0.0
+                sw = max(sw, 0.25 * float(box[3] - box[1]), 12.0)
+                wrists = [w for w in (L_WR, R_WR) if kp[w, 2] > 0.4]
+                if not wrists:
+                    continue
+                canvas = img.copy()
+                u = rng.random()
+                labels: list[tuple[int, tuple]] = []
+                for j, (ob, okp) in enumerate(zip(pboxes, kps, strict=True)):
+                    labels.append((0, tuple(int(v) for v in ob)))
+                    del okp, j
+                wrist = int(rng.choice(wrists))
+                kind = "plain"
+                if u < p_positive:
+                    ph = phones[int(rng.integers(0, len(phones)))]
+                    size = rng.uniform(0.3, 0.6) * sw
+                    if size < 6:
+                        continue
+                    squash = 1.0 if rng.random() < 0.5 else rng.uniform(0.25, 0.8)
+                    angle = rng.uniform(-180, 180) if rng.random() < 0.5 else rng.uniform(-30, 30)
+                    patch, alpha = _rotated_rgba(ph.rgb, angle, squash, size)
+                    if rng.random() < 0.15 and kp[NOSE, 2] > 0.5:
+                        cx = kp[NOSE, 0] + rng.choice([-1, 1]) * rng.uniform(0.25, 0.45) * sw
+                        cy = kp[NOSE, 1] + rng.uniform(0.0, 0.2) * sw
+                    else:
+                        el = L_EL if wrist == L_WR else R_EL
+                        d = kp[wrist, :2] - kp[el, :2] if kp[el, 2] > 0.4 else np.zeros(2)
+                        off = rng.uniform(0.05, 0.35)
+                        cx, cy = kp[wrist, :2] + d * off + rng.normal(0, 0.05 * sw, 2)
+                    patch = _match_frame(patch, canvas, cx, cy, rng)
+                    pbox = _blend(canvas, patch, alpha, cx, cy)
+                    if pbox is None:
+                        continue
+                    if rng.random() < 0.7:
+                        _fingers(canvas, pbox, _skin(img, *kp[wrist, :2]), rng)
+                    labels.append((1, pbox))
+                    kind = "phone"
+                    stats.positives += 1
+                elif u < p_positive + p_negative:
+                    kind = _negative_object(canvas, float(kp[wrist, 0]), float(kp[wrist, 1]), sw, rng)
+                    stats.negatives += 1
+                crops = [("b", upper_body_crop(box, kp, W, H))]
+                if rng.random() < 0.4:
+                    hs = hand_square(box, kp, wrist, W, H)
+                    if hs is not None:
+                        crops.append(("h", hs))
+                for tag, crop in crops:
+                    x1, y1, x2, y2 = (int(v) for v in crop)
+                    if x2 - x1 < 16 or y2 - y1 < 16:
+                        continue
+                    lines = _yolo_lines(labels, (x1, y1, x2, y2))
+                    if kind == "phone" and not any(ln.startswith("1 ") for ln in lines):
+                        continue  # the phone fell outside this crop
+                    key = hashlib.sha1(f"{vname}{t}{i}{v}{tag}".encode()).hexdigest()[:8]
+                    name = f"{vname}__s{seg:03d}__t{t:06.1f}_p{i}v{v}_{tag}_{kind}_{key}"
+                    q = int(rng.integers(60, 92))
+                    cv2.imwrite(
+                        str(out_dir / "images" / f"{name}.jpg"), canvas[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, q]
+                    )
+                    (out_dir / "labels" / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+                    stats.images += 1
+    return stats

@@ -1,0 +1,44 @@
+"""Whether rules run now (opening hours, breaks, site.timezone): `/api/health` and the UI banner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from typing import Any
+
+from pipeline.core.sitetime import schedule_status
+
+_cache: dict[int, tuple[float, dict[str, Any]]] = {}
+_lock = threading.Lock()
+
+
+def app_schedule(app: Any) -> dict[str, Any] | None:
+    """The schedule of the app's site config (None without one), worked out at most every 20 s."""
+    cfg = getattr(app.state, "config", None)
+    if cfg is None:
+        return None
+    with _lock:
+        hit = _cache.get(id(cfg))
+        if hit is not None and time.monotonic() - hit[0] < 20:
+            return hit[1]
+    status = schedule_status(cfg)
+    with _lock:
+        if len(_cache) > 8:
+            _cache.clear()
+        _cache[id(cfg)] = (time.monotonic(), status)
+    return status
+
+
+def schedule_banner(request: Any, lang: str) -> str | None:
+    """The banner text for a page, or None while every rule runs."""
+    from pipeline.web.i18n import t
+
+    status = app_schedule(request.app)
+    if status is None or status["rules_active"]:
+        return None
+    if status["until"] is None:
+        return t("sched_no_end", lang, n=status["rules_paused"])
+    when = dt.datetime.fromisoformat(status["until"])
+    until = when.strftime("%a %d %b %H:%M" if lang == "en" else "%m月%d日 %H:%M") + f" ({status['timezone']})"
+    return t(f"sched_{status['state']}", lang, n=status["rules_paused"], until=until)
