@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Any
 
 from pipeline.core.types import SEVERITY_ORDER
 
+log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class AlertFilter:
@@ -76,8 +78,10 @@ class Subscription:
             if self.closed:
                 return
             if len(self._q) >= self.maxsize:
-                self._q.popleft()
+                old = self._q.popleft()
                 self.dropped += 1
+                log.warning("alert feed subscriber %d is behind: dropped alert %s/%s (the database keeps it)",
+                            self.id, old.get("event_id"), old.get("state"))
             self._q.append(alert)
             self._cond.notify_all()
         if self._loop is not None and self._aevent is not None:

@@ -31,6 +31,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "login_busy": ("同时登录的请求过多，请几秒后再试", "Too many logins at once; try again in a few seconds"),
     "nav_review": ("事件审核", "Review"),
     "nav_quality": ("质量统计", "Quality"),
+    "dead_letters": ("{n} 条告警推送多次失败后已放弃（死信），请检查 Webhook 接收端", "{n} alert(s) could not be "
+                     "delivered to a webhook after every retry (dead letters): check the receiver"),
+    "dead_letters_list": ("查看列表", "list"),
     "nav_zones": ("区域编辑", "Zones"),
     "lang_switch": ("English", "中文"),
     "role_viewer": ("查看员", "viewer"),
@@ -602,7 +605,24 @@ def templates():  # -> Jinja2Templates (imported lazily: only the web app needs 
         from pipeline.web.schedule import schedule_banner
 
         env.globals["schedule_banner"] = schedule_banner
+        env.globals["dead_letter_count"] = dead_letter_count
     return _TEMPLATES
+
+
+def dead_letter_count(request: Any, user: dict[str, Any] | None) -> int:
+    """Webhook dead letters, for the admin banner (0 for other roles or on a database error)."""
+    if not user or user.get("role") != "admin":
+        return 0
+    try:
+        from sqlalchemy import func, select
+
+        from pipeline.events.schema import OutboxRow
+
+        with request.app.state.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(OutboxRow)
+                                .where(OutboxRow.dead_at.is_not(None))) or 0)
+    except Exception:  # noqa: BLE001 - a banner must never break a page
+        return 0
 
 
 def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:

@@ -106,6 +106,10 @@ def test_one_rejected_alert_does_not_block_the_others(tmp_path, monkeypatch):
         assert 'counterwatch_webhook_dead_letters{sink="ops"} 2' in text
         c.post("/api/login", json={"username": "vic", "password": "viewer-password"}).raise_for_status()
         assert c.get("/api/admin/dead-letters").status_code == 403
+        assert "dead-letter-banner" not in c.get("/").text  # only admins see it
+    with TestClient(create_app(tmp_path)) as c:
         c.post("/api/login", json={"username": "root", "password": "admin-password-1"}).raise_for_status()
         body = c.get("/api/admin/dead-letters").json()
         assert body["total"] == 2 and {d["event_id"] for d in body["items"]} == {BAD}
+        page = c.get("/?lang=en").text
+        assert "dead-letter-banner" in page and "2 alert(s) could not be delivered" in page
