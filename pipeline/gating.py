@@ -79,7 +79,14 @@ class MotionGate:
         return out
 
     def store(self, i: int, result: Any) -> None:
-        self.regions[i].result = result
+        """Keep region i's new result. A result with fewer entries than the last one is a drop that the
+        next frame must confirm (the region stays due): a model's one-frame miss is never held for a
+        whole refresh period."""
+        r = self.regions[i]
+        prev = r.result
+        if prev is not None and result is not None and len(result) < len(prev):
+            r.ref = None
+        r.result = result
 
     def result(self, i: int) -> Any:
         return self.regions[i].result

@@ -239,3 +239,19 @@ def test_cadence_config_defaults_and_naive():
     assert not naive.analysis.gating.enabled
     assert naive.analysis.cadence.pose_s == naive.analysis.cadence.phone_s == 0
     assert not naive.analysis.cadence.phone_needs_hands
+
+
+def test_a_drop_in_persons_is_confirmed_on_the_next_frame():
+    gate = MotionGate(GatingConfig(refresh_s=100))
+    img = _scene()
+    boxes = [np.array([0, 0, 400, 400], np.float32)]
+    assert gate.due(img, 0.0, boxes) == [True]
+    gate.store(0, [1, 2])
+    assert gate.due(img, 0.5, boxes) == [False]
+    gate.due(img, 1.0, boxes)  # (the caller refreshes, e.g. motion elsewhere forced it)
+    gate.regions[0].ref = None
+    assert gate.due(img, 1.5, boxes) == [True]
+    gate.store(0, [1])  # one person fewer: not trusted yet
+    assert gate.due(img, 2.0, boxes) == [True]
+    gate.store(0, [1])  # confirmed
+    assert gate.due(img, 2.5, boxes) == [False]

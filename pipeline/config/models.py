@@ -125,7 +125,7 @@ class RosterConfig(StrictModel):
 
 class DetectorConfig(StrictModel):
     type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
-    model: str = Field("yolov8n_fp32_640.onnx",
+    model: str = Field("yolov8n_int8.onnx",
                        description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
                                    "misses seated staff in 1080p CCTV)")
     conf_threshold: float = Field(0.3, ge=0, le=1)

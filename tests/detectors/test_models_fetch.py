@@ -109,12 +109,9 @@ def test_project_manifest_lists_the_model_set():
     assert all(find_entry(entries, n).export == "onnx" for n in ("yolo11n.pt", "yolo11s.pt", "yolo11n-pose.pt"))
 
 
-def test_default_models_are_export_recipes_from_official_weights():
-    from pipeline.config.models import ModelsConfig
-
+def test_fp32_models_are_export_recipes_from_official_weights():
     entries = load_manifest(MANIFEST)
-    defaults = ModelsConfig()
-    for name in (defaults.detector.model, "yolo11n-pose_fp32_320_dyn.onnx"):
+    for name in ("yolov8n_fp32_640.onnx", "yolo11n-pose_fp32_320_dyn.onnx"):
         e = find_entry(entries, name)
         assert e.built and e.offline.startswith(name)
         weights = find_entry(entries, e.recipe["weights"])
