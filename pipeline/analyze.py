@@ -110,10 +110,10 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     # a re-run over the same data folder: close what a crashed run left open, remove its orphan clip
     # files, and reconcile with the stored events of this recording instead of adding them again
     keys = recording_keys(path)
-    store.close_interrupted(source=source, recordings=keys)
-    reconciler = Reconciler(store, source=source, recordings=keys)
+    store.close_interrupted(source=source, recordings=keys, site_id=cfg.site.id)
+    reconciler = Reconciler(store, source=source, recordings=keys, site_id=cfg.site.id)
     if reconciler.stored:
-        store.repair_evidence(out_dir, event_ids=reconciler.stored_ids)
+        store.repair_evidence(out_dir, event_ids=reconciler.stored_ids, site_id=cfg.site.id)
     evidence = EvidenceRecorder(out_dir, cfg, camera, store)
     jsonl = JsonlSink(out_dir / "events.jsonl", evidence_of=evidence.paths_of)
     presence = PresenceRecorder(store, camera_id=camera.id, site_id=cfg.site.id, source=source,

@@ -89,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
     store = EventStore.for_dir(out, args.db_url)
     remember_config(out, cfg, origin=str(args.config), command="analyze", day=start.date() if start else None)
     # what a crashed earlier run left: open events of recordings, unfinished clips, orphan .part files
-    store.close_interrupted(source=args.source, recorded=True)
+    store.close_interrupted(source=args.source, recorded=True, site_id=cfg.site.id)
     store.mark_unfinished_clips_partial()
-    store.repair_evidence(out)
+    store.repair_evidence(out, site_id=cfg.site.id)
     models = build_models(cfg)
     events, failed, frames, wall = [], [], 0, 0.0
     for video, camera_id in jobs:

@@ -42,12 +42,15 @@ class _Stored:
 class Reconciler:
     """Maps the event ids a new analysis invents onto the ids stored for the same incidents."""
 
-    def __init__(self, store: EventStore, *, source: str, recordings: Iterable[str], tolerance_s: float = 1.0):
+    def __init__(self, store: EventStore, *, source: str, recordings: Iterable[str], tolerance_s: float = 1.0,
+                 site_id: str | None = None):
         self.store, self.source, self.recordings = store, source, list(recordings)
         self.tolerance_s = tolerance_s
         with store.session() as s:
-            rows = s.scalars(select(EventRow).where(EventRow.source == source,
-                                                    EventRow.recording.in_(self.recordings)))
+            q = select(EventRow).where(EventRow.source == source, EventRow.recording.in_(self.recordings))
+            if site_id is not None:  # several sites may share one database and analyse the same file
+                q = q.where(EventRow.site_id == site_id)
+            rows = s.scalars(q)
             self.stored = [_Stored(r.event_id, r.camera_id, r.post_id, r.rule_id, r.start_s, r.end_s) for r in rows]
         self._ids: dict[str, str] = {}
         self.claimed: set[str] = set()

@@ -227,7 +227,8 @@ class EventStore:
             return int(res.rowcount or 0)
 
     def close_interrupted(self, *, source: str | None = None, recordings: Iterable[str] | None = None,
-                          camera_ids: Iterable[str] | None = None, recorded: bool | None = None) -> list[str]:
+                          camera_ids: Iterable[str] | None = None, recorded: bool | None = None,
+                          site_id: str | None = None) -> list[str]:
         """After a crash: events still open (start/update) are closed as `interrupted`; their clips go partial.
 
         Scoped to a source and to recordings or cameras, so a run never closes what a
@@ -235,6 +236,8 @@ class EventStore:
         """
         with self.session() as s, s.begin():
             q = select(EventRow).where(EventRow.state.in_(OPEN_STATES))
+            if site_id is not None:  # several sites may share one database (PostgreSQL)
+                q = q.where(EventRow.site_id == site_id)
             if source is not None:
                 q = q.where(EventRow.source == source)
             if recordings is not None:
@@ -257,7 +260,8 @@ class EventStore:
             log.warning("closed %d event(s) a crashed run left open as interrupted: %s", len(ids), ", ".join(ids))
         return ids
 
-    def repair_evidence(self, evidence_dir: str | Path, event_ids: Iterable[str] | None = None) -> dict[str, int]:
+    def repair_evidence(self, evidence_dir: str | Path, event_ids: Iterable[str] | None = None,
+                        site_id: str | None = None) -> dict[str, int]:
         """After a crash: remove orphan `.part.mp4` files and clear clip rows that point at missing files.
 
         A `.part.mp4` file (named `.<event id>.<random>.part.mp4` or `<event id>.part.mp4`) is an orphan when its
@@ -284,6 +288,8 @@ class EventStore:
             q = select(ClipRow).where(ClipRow.status.in_(("partial", "ready")), ClipRow.clip_path.is_not(None))
             if wanted is not None:
                 q = q.where(ClipRow.event_id.in_(list(wanted)))
+            if site_id is not None:  # another site's clips live in its own data folder
+                q = q.where(ClipRow.event_id.in_(select(EventRow.event_id).where(EventRow.site_id == site_id)))
             for row in s.scalars(q):
                 if not (root / row.clip_path).exists():
                     log.warning("event %s: clip %s does not exist: marked missing", row.event_id, row.clip_path)

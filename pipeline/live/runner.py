@@ -186,9 +186,10 @@ class LiveRunner:
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)
         # what a crashed earlier run left: this run's cameras' open events, unfinished clips, orphan files
-        self.store.close_interrupted(source="live", camera_ids=[c.id for c in self.cameras], recorded=False)
+        self.store.close_interrupted(source="live", camera_ids=[c.id for c in self.cameras], recorded=False,
+                                    site_id=self.cfg.site.id)
         self.store.mark_unfinished_clips_partial()
-        self.store.repair_evidence(self.data_dir)
+        self.store.repair_evidence(self.data_dir, site_id=self.cfg.site.id)
         if self.outbox is not None:
             self.outbox.start()
         for cam in self.cameras:
