@@ -78,7 +78,7 @@ def test_bad_config_field_is_one_line_error(tmp_path, demo_clip):
 
 def test_missing_model_names_file_and_fix(tmp_path, demo_clip):
     cfg = tmp_path / "c.yaml"
-    cfg.write_text(DEMO_CFG.read_text().replace("yolo11n_int8.onnx", "no_such_model.onnx"))
+    cfg.write_text(DEMO_CFG.read_text().replace("counterwatch_phone.onnx", "no_such_model.onnx"))
     res = cli("analyze", str(demo_clip), "--config", str(cfg), "--out", str(tmp_path / "o"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "no_such_model.onnx" in res.stderr and "models fetch" in res.stderr

@@ -147,8 +147,10 @@ class PoseConfig(StrictModel):
 
 class PhoneCascadeConfig(StrictModel):
     enabled: bool = Field(True, description="Second detector pass on each staff person's upper-body crop")
-    model: str | None = Field("yolo11n_int8.onnx", description="Detector for the crops; null: the main detector")
-    conf_threshold: float = Field(0.05, ge=0, le=1, description="Phones in hand crops score low: see models/README.md")
+    model: str | None = Field("counterwatch_phone.onnx", description="Detector for the crops (the project's phone "
+                              "model in models/); null: the main detector")
+    conf_threshold: float = Field(0.05, ge=0, le=1, description="Keep crop detections from this score up (the rule's "
+                                  "weak_phone_conf; its min_phone_conf decides): see models/counterwatch_phone.md")
 
 
 class ModelsConfig(StrictModel):

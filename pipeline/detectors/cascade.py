@@ -16,10 +16,11 @@ from pipeline.core.skeleton import KP
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import Detector, expand_box, nms
 
-# COCO classes a hand-held or desk-top personal item comes out as. "remote" and
-# "book" are kept because a phone held flat is often called one of them.
-SMALL_OBJECT_CLASSES = ("cell phone", "remote", "book", "cup", "bottle", "wine glass", "handbag")
-HAND_CLASSES = np.array(["cell phone"], dtype=object)  # what the close crops around a wrist report
+# Classes a hand-held or desk-top personal item comes out as: "phone" from the project's phone
+# model (models/counterwatch_phone.onnx), the rest from COCO models. "remote" and "book" are kept
+# because a COCO model often calls a phone held flat one of them.
+SMALL_OBJECT_CLASSES = ("phone", "cell phone", "remote", "book", "cup", "bottle", "wine glass", "handbag")
+HAND_CLASSES = np.array(["phone", "cell phone"], dtype=object)  # what the close crops around a wrist report
 
 
 def crop_region(

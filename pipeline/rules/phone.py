@@ -43,14 +43,14 @@ class PhoneParams(PoseParams):
         default_factory=lambda: ["phone", "cell phone"], description="Detector classes that are phones"
     )
     min_phone_conf: float = Field(
-        0.25,
+        0.10,
         ge=0,
         le=1,
         description="A phone box at or above this score counts "
         "when attached to a hand or the face (chosen on a held-out split: models/README.md)",
     )
     weak_phone_conf: float = Field(
-        0.15, ge=0, le=1, description="A weaker box (from this score up) counts only when the pose cue agrees"
+        0.05, ge=0, le=1, description="A weaker box (from this score up) counts only when the pose cue agrees"
     )
     pose_cue_boost: float = Field(0.15, ge=0, le=1, description="Score added to a weak box when the pose cue agrees")
     evidence_k: int = Field(2, ge=1, le=100, description="Phone in hand in at least k ...")

@@ -116,9 +116,9 @@ def train(
         keep = {int(init_from[c]): c for c in names if c in init_from}
         if len(keep) != len(names):
             raise ConfigError(f"init_from must give a checkpoint class for every class in {data_yaml}: {names}")
-        ck = unfuse_checkpoint(ck, out_dir / "init.pt", keep, pad=True)
+        ck = unfuse_checkpoint(ck, out_dir / "init.pt", keep, pad=True, calib_images=_calib(data, data_yaml))
     else:
-        ck = unfuse_checkpoint(ck, out_dir / "init.pt")
+        ck = unfuse_checkpoint(ck, out_dir / "init.pt", calib_images=_calib(data, data_yaml))
     if init_from:
         import torch
 
@@ -159,6 +159,19 @@ def train(
         best = run_dir / "weights" / "last.pt"
     onnx = export_onnx(best, out_dir / f"{name}.onnx", imgsz)
     return TrainResult(run_dir=run_dir, best_pt=best, onnx=onnx, epochs=read_results(run_dir), wall_s=wall, device=dev)
+
+
+def _calib(data: dict, data_yaml: Path, n: int = 64) -> list[Path]:
+    """Up to n training images, spread over the list, to calibrate batch-norms."""
+    root = Path(data.get("path") or data_yaml.parent)
+    tr = Path(str(data.get("train", "images/train")))
+    tr = tr if tr.is_absolute() else root / tr
+    if tr.is_file():
+        files = [Path(x) for x in tr.read_text().split()]
+    else:
+        files = sorted(p for p in tr.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    step = max(1, len(files) // n)
+    return files[::step][:n]
 
 
 def export_onnx(pt: Path, dest: Path, imgsz: int) -> Path:
@@ -216,12 +229,57 @@ def write_card(path: Path, info: dict[str, Any]) -> None:
     (path.with_suffix(".json")).write_text(json.dumps(info.get("figures", {}), indent=1, ensure_ascii=False))
 
 
-def unfuse_checkpoint(pt: Path, dest: Path, keep_classes: dict[int, str] | None = None, *, pad: bool = False) -> Path:
+def _conv_stats(model, images: list[Path], imgsz: int = 320) -> dict[str, tuple]:
+    """Per-channel mean and variance of each fused convolution's output (before its bias) on real images."""
+    import cv2
+    import numpy as np
+    import torch
+
+    sums: dict[str, list] = {}
+    hooks = []
+    for name, mod in model.named_modules():
+        conv = getattr(mod, "conv", None)
+        if isinstance(conv, torch.nn.Conv2d) and conv.bias is not None and not hasattr(mod, "bn"):
+
+            def hook(_m, _inp, out, name=name, bias=conv.bias):
+                x = (out - bias.view(1, -1, 1, 1)).double()
+                acc = sums.setdefault(name, [0.0, 0.0, 0])
+                acc[0] = acc[0] + x.sum(dim=(0, 2, 3))
+                acc[1] = acc[1] + (x * x).sum(dim=(0, 2, 3))
+                acc[2] += x.numel() // x.shape[1]
+
+            hooks.append(conv.register_forward_hook(hook))
+    batch = []
+    for p in images:
+        im = cv2.imread(str(p))
+        if im is not None:
+            im = cv2.cvtColor(cv2.resize(im, (imgsz, imgsz)), cv2.COLOR_BGR2RGB)
+            batch.append(torch.from_numpy(np.ascontiguousarray(im.transpose(2, 0, 1))).float() / 255.0)
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(batch), 8):
+            model(torch.stack(batch[i : i + 8]))
+    for h in hooks:
+        h.remove()
+    out = {}
+    for name, (s1, s2, n) in sums.items():
+        mean = s1 / n
+        out[name] = (mean.float(), (s2 / n - mean * mean).clamp(min=1e-6).float())
+    return out
+
+
+def unfuse_checkpoint(pt: Path, dest: Path, keep_classes: dict[int, str] | None = None, *, pad: bool = False,
+                      calib_images: list[Path] | None = None) -> Path:
     """A trainable copy of a checkpoint whose Conv+BatchNorm pairs were fused (conv has a bias, no bn).
 
     Ultralytics rebuilds the model un-fused before training and copies weights by name, so a fused
     checkpoint would lose every convolution bias. Here each fused conv goes back into a Conv+BN pair
-    with an identity batch-norm that carries the bias: the same function, trainable.
+    with a batch-norm that gives back the same function. An identity batch-norm would not do: in
+    training a batch-norm normalises by the batch's own statistics, which would wreck the fused
+    network from the first step. So each batch-norm is calibrated on real images (calib_images):
+    running mean/var = the statistics of the conv's output, weight = its standard deviation, bias =
+    its mean plus the fused bias. In eval mode that is exactly the fused function; in training it
+    starts from it.
 
     keep_classes ({source class id: new name}, in the new order) also cuts the classification
     head down to those classes, so fine-tuning starts from what the COCO model already knows
@@ -254,6 +312,9 @@ def unfuse_checkpoint(pt: Path, dest: Path, keep_classes: dict[int, str] | None 
         for k in list(sd):
             if ".cv3." in k and k.rsplit(".", 2)[-2] == "2" and sd[k].shape[0] == int(src.yaml.get("nc", 80)):
                 sd[k] = sd[k][rows].clone()  # the last 1x1 conv of each class branch: one row per class
+    stats = _conv_stats(src.float(), calib_images or []) if fused and calib_images else {}
+    if fused and not stats:
+        log.warning("%s: fused checkpoint without calibration images: batch-norms start as identities", pt.name)
     fresh = DetectionModel(cfg=cfg, nc=nc, verbose=False).float()
     new_sd = fresh.state_dict()
     used = set()
@@ -263,11 +324,13 @@ def unfuse_checkpoint(pt: Path, dest: Path, keep_classes: dict[int, str] | None 
             if w is None or w.shape != mod.conv.weight.shape:
                 continue
             eps = mod.bn.eps
+            b = b if b is not None else torch.zeros_like(mod.bn.bias)
+            mean, var = stats.get(name, (torch.zeros_like(b), torch.full_like(b, 1.0 - eps)))
             new_sd[f"{name}.conv.weight"] = w
-            new_sd[f"{name}.bn.weight"] = torch.ones_like(mod.bn.weight)
-            new_sd[f"{name}.bn.bias"] = b if b is not None else torch.zeros_like(mod.bn.bias)
-            new_sd[f"{name}.bn.running_mean"] = torch.zeros_like(mod.bn.running_mean)
-            new_sd[f"{name}.bn.running_var"] = torch.full_like(mod.bn.running_var, 1.0 - eps)
+            new_sd[f"{name}.bn.weight"] = torch.sqrt(var + eps)
+            new_sd[f"{name}.bn.bias"] = mean + b
+            new_sd[f"{name}.bn.running_mean"] = mean
+            new_sd[f"{name}.bn.running_var"] = var
             used |= {f"{name}.conv.weight", f"{name}.conv.bias"}
     for k, v in sd.items():
         if k not in used and k in new_sd and new_sd[k].shape == v.shape:

@@ -56,12 +56,12 @@ def test_event_details_carry_score_box_frames_and_crop():
 
 
 def test_weak_box_needs_the_pose_cue_and_the_cue_alone_never_counts():
-    r = rule()
+    r = rule(min_phone_conf=0.25, weak_phone_conf=0.15)
     weak = phone(*CUE_WRIST, conf=0.18)
     (f,) = r.judge(facts(0, [posed("hands_together_head_down")], [weak]))
     assert f.cond is True and f.details["cue"].endswith("+pose_cue")
     assert f.score == pytest.approx(0.18 + r.params.pose_cue_boost)
-    (f2,) = rule(pose_cue=False).judge(facts(0, [posed("hands_together_head_down")], [weak]))
+    (f2,) = rule(pose_cue=False, min_phone_conf=0.25, weak_phone_conf=0.15).judge(facts(0, [posed("hands_together_head_down")], [weak]))
     assert f2.cond is False
     (f3,) = r.judge(facts(0, [posed("upright")], [phone(*WRIST_R, conf=0.18)]))  # no cue: weak box ignored
     assert f3.cond is False

@@ -1,0 +1,32 @@
+"""Accuracy floor of phone.use on the dev labels: `counterwatch eval images` with the default config.
+
+The floors are the figures the shipped model (models/counterwatch_phone.onnx) and the rule defaults
+reached on all of tests/data/dev_labels.csv; a drop fails. The COCO cascade it replaced reached
+P 0.500 / R 0.781 on the same images and command (docs/readme/phone.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pipeline import cli
+
+REPO = Path(__file__).resolve().parents[2]
+FLOOR = {"precision": 0.48, "recall": 0.96, "tp": 31}
+
+
+def test_phone_use_floor_on_dev_labels(data_dir, models_dir, model_file, tmp_path, monkeypatch):
+    model_file("counterwatch_phone.onnx")
+    monkeypatch.setenv("COUNTERWATCH_MODELS_DIR", str(models_dir))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["pipeline.commands.eval_cmd"])
+    out = tmp_path / "eval.json"
+    rc = cli.main(["eval", "images", "--data", str(data_dir / "dev"), "--labels",
+                   str(REPO / "tests/data/dev_labels.csv"), "--json", str(out), "--no-progress"])
+    assert rc == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    r = doc["rules"]["phone.use"]
+    assert doc["models"]["phone_cascade"]["model"] == "counterwatch_phone.onnx"
+    assert r["precision"] >= FLOOR["precision"], r
+    assert r["recall"] >= FLOOR["recall"], r
+    assert r["tp"] >= FLOOR["tp"], r
