@@ -31,6 +31,8 @@ class _Region:
     ref: np.ndarray | None = None  # small grey copy at the last refresh
     t: float | None = None  # time of the last refresh
     result: Any = None  # what the post's analysis gave at the last refresh
+    peak: int = 0  # most entries seen recently, and when (a drop below it is re-checked)
+    peak_t: float | None = None
 
 
 @dataclass
@@ -79,13 +81,16 @@ class MotionGate:
         return out
 
     def store(self, i: int, result: Any) -> None:
-        """Keep region i's new result. A result with fewer entries than the last one is a drop that the
-        next frame must confirm (the region stays due): a model's one-frame miss is never held for a
-        whole refresh period."""
+        """Keep region i's new result. A result with fewer entries than the region held within the last
+        refresh_s is a drop: the region stays due on every frame until the entries are back or the drop
+        has lasted refresh_s. A model's miss of a few frames is never held as an emptier post."""
         r = self.regions[i]
-        prev = r.result
-        if prev is not None and result is not None and len(result) < len(prev):
-            r.ref = None
+        n = len(result) if result is not None else 0
+        now = r.t
+        if n >= r.peak or r.peak_t is None or now is None or now - r.peak_t >= self.cfg.refresh_s:
+            r.peak, r.peak_t = n, now
+        else:
+            r.ref = None  # stays due: the drop must hold for refresh_s before it is believed
         r.result = result
 
     def result(self, i: int) -> Any:

@@ -241,17 +241,27 @@ def test_cadence_config_defaults_and_naive():
     assert not naive.analysis.cadence.phone_needs_hands
 
 
-def test_a_drop_in_persons_is_confirmed_on_the_next_frame():
-    gate = MotionGate(GatingConfig(refresh_s=100))
+def test_a_drop_in_persons_is_rechecked_until_it_has_lasted_refresh_s():
+    gate = MotionGate(GatingConfig(refresh_s=2.0))
     img = _scene()
     boxes = [np.array([0, 0, 400, 400], np.float32)]
     assert gate.due(img, 0.0, boxes) == [True]
     gate.store(0, [1, 2])
-    assert gate.due(img, 0.5, boxes) == [False]
-    gate.due(img, 1.0, boxes)  # (the caller refreshes, e.g. motion elsewhere forced it)
-    gate.regions[0].ref = None
-    assert gate.due(img, 1.5, boxes) == [True]
+    assert gate.due(img, 0.5, boxes) == [False]  # still: reused
+    gate.regions[0].ref = None  # (the caller refreshes, e.g. motion elsewhere forced it)
+    assert gate.due(img, 1.0, boxes) == [True]
     gate.store(0, [1])  # one person fewer: not trusted yet
+    assert gate.due(img, 1.5, boxes) == [True]
+    gate.store(0, [1])  # still fewer, but for less than refresh_s since two were seen
+    assert gate.due(img, 1.75, boxes) == [True]
+    gate.store(0, [1, 2])  # back at 1.75: the miss is never held
+    assert gate.due(img, 1.9, boxes) == [False]
+    gate.regions[0].ref = None
     assert gate.due(img, 2.0, boxes) == [True]
-    gate.store(0, [1])  # confirmed
-    assert gate.due(img, 2.5, boxes) == [False]
+    gate.store(0, [1])  # a real departure: re-checked on every frame ...
+    for t in (2.5, 3.0, 3.5):
+        assert gate.due(img, t, boxes) == [True]
+        gate.store(0, [1])
+    assert gate.due(img, 4.0, boxes) == [True]
+    gate.store(0, [1])  # ... until it has lasted refresh_s (two seen last at 1.75): now believed
+    assert gate.due(img, 4.2, boxes) == [False]

