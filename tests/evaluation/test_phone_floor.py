@@ -2,7 +2,7 @@
 
 The floors are the figures the shipped model (models/counterwatch_phone.onnx) and the rule defaults
 reached on all of tests/data/dev_labels.csv; a drop fails. The COCO cascade it replaced reached
-P 0.500 / R 0.781 on the same images and command (docs/readme/phone.md).
+P 0.500 / R 0.781 on the same images and command (README, "Phone use").
 """
 
 from __future__ import annotations
