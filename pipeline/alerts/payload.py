@@ -21,6 +21,7 @@ import urllib.parse
 from typing import Any
 
 from pipeline.core.types import Event
+from pipeline.events.serialize import article_en, event_of, jsonable
 from pipeline.rules.articles import ARTICLES
 from pipeline.rules.base import RULES
 
@@ -43,40 +44,38 @@ def build_alert(ev: Event, *, frame_s: float | None = None, evidence: dict[str, 
                 site_name: str = "", post_name: str | None = None, camera_name: str | None = None,
                 public_url: str | None = None) -> dict[str, Any]:
     """The alert dict for one event state. `frame_s` is the timestamp of the frame that raised it."""
-    rule = RULES.get(ev.rule_id)
-    art = ARTICLES.get(ev.article)
-    evidence = {**ev.evidence, **(evidence or {})}
-    wall = None if ev.wall_start is None else dt.datetime.fromtimestamp(ev.wall_start).isoformat(timespec="seconds")
+    return alert_dict(event_of(ev, evidence=evidence), frame_s=frame_s, site_name=site_name, post_name=post_name,
+                      camera_name=camera_name, public_url=public_url)
+
+
+def alert_dict(d: dict[str, Any], *, frame_s: float | None = None, site_name: str = "",
+               post_name: str | None = None, camera_name: str | None = None,
+               public_url: str | None = None) -> dict[str, Any]:
+    """The alert of an event dict (`serialize.event_of` / `serialize.event_dict`)."""
+    rule = RULES.get(d["rule_id"])
+    art = ARTICLES.get(d["article"])
+    wall = None if d["wall_start"] is None else dt.datetime.fromisoformat(d["wall_start"]).isoformat(timespec="seconds")
+    end_s = d["end_s"]
     return {
         "kind": "event",
-        "event_id": ev.event_id, "state": ev.state, "rule_id": ev.rule_id,
-        "rule_name_zh": rule.name_zh if rule else ev.rule_id, "rule_name_en": rule.name_en if rule else ev.rule_id,
-        "article": ev.article,
-        "article_zh": f"{ev.article} {art.text_zh}" if art else ev.article,
-        "article_en": f"{art.title_en}: {art.gloss_en}" if art else ev.article,
-        "site_id": ev.site_id, "site_name": site_name,
-        "camera_id": ev.source_id, "camera_name": camera_name or ev.source_id,
-        "post_id": ev.post_id, "post_name": post_name or ev.post_id,
-        "severity": ev.severity, "score": round(float(ev.score), 3),
-        "start_s": round(ev.start_s, 3), "end_s": None if ev.end_s is None else round(ev.end_s, 3),
-        "duration_s": None if ev.end_s is None else round(ev.end_s - ev.start_s, 1),
-        "wall_start": wall, "frame_s": frame_s, "track_ids": list(ev.track_ids),
-        "details": _jsonable(ev.details),
-        "snapshot": evidence.get("snapshot"), "clip": evidence.get("clip"),
-        "snapshot_url": media_url(evidence.get("snapshot"), public_url),
-        "clip_url": media_url(evidence.get("clip"), public_url),
+        "event_id": d["event_id"], "state": d["state"], "rule_id": d["rule_id"],
+        "rule_name_zh": rule.name_zh if rule else d["rule_id"], "rule_name_en": rule.name_en if rule else d["rule_id"],
+        "article": d["article"],
+        "article_zh": f"{d['article']} {art.text_zh}" if art else d["article"],
+        "article_en": article_en(d["article"]),
+        "site_id": d["site_id"], "site_name": site_name,
+        "camera_id": d["camera_id"], "camera_name": camera_name or d["camera_id"],
+        "post_id": d["post_id"], "post_name": post_name or d["post_id"],
+        "severity": d["severity"], "score": round(float(d["score"]), 3),
+        "start_s": round(d["start_s"], 3), "end_s": None if end_s is None else round(end_s, 3),
+        "duration_s": None if end_s is None else round(end_s - d["start_s"], 1),
+        "wall_start": wall, "frame_s": frame_s, "track_ids": list(d["track_ids"]),
+        "details": jsonable(d["details"]),
+        "snapshot": d["snapshot"], "clip": d["clip"],
+        "snapshot_url": media_url(d["snapshot"], public_url),
+        "clip_url": media_url(d["clip"], public_url),
         "published_at": time.time(),
     }
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if hasattr(v, "item") and callable(v.item):
-        return v.item()
-    return v
 
 
 def markdown(alert: dict[str, Any]) -> tuple[str, str]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event
+from pipeline.events import queries, serialize
 from pipeline.events.schema import (
     Base,
     CameraStateRow,
@@ -190,7 +191,7 @@ class EventStore:
                     row.wall_end = _as_wall(ev.wall_start + (ev.end_s - ev.start_s))
                 row.track_ids = list(ev.track_ids)
                 row.score = float(ev.score)
-                row.details = _jsonable(ev.details)
+                row.details = serialize.jsonable(ev.details)
                 row.superseded_at = None  # found (again) by this analysis
                 if recording is not None:
                     row.recording = recording
@@ -299,71 +300,29 @@ class EventStore:
         return {"orphans_removed": removed, "clips_missing": missing}
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
-        with self.session() as s:
-            row = s.get(EventRow, event_id)
-            if row is None:
-                return None
-            return self._event_dict(s, row)
+        rec = queries.event(self, event_id)
+        return None if rec is None else serialize.event_dict(rec)
 
     def list_events(self, *, camera_id: str | None = None, post_id: str | None = None, rule_id: str | None = None,
                     severity: str | None = None, source: str | None = None, site_id: str | None = None,
                     since: dt.datetime | None = None, until: dt.datetime | None = None,
                     limit: int = 500, offset: int = 0, include_superseded: bool = False) -> list[dict[str, Any]]:
-        with self.session() as s:
-            q = select(EventRow)
-            if not include_superseded:
-                q = q.where(EventRow.superseded_at.is_(None))
-            for col, val in ((EventRow.camera_id, camera_id), (EventRow.post_id, post_id),
-                             (EventRow.rule_id, rule_id), (EventRow.severity, severity),
-                             (EventRow.source, source), (EventRow.site_id, site_id)):
-                if val:
-                    q = q.where(col == val)
-            if since is not None:
-                q = q.where(EventRow.wall_start >= since)
-            if until is not None:
-                q = q.where(EventRow.wall_start < until)
-            q = q.order_by(EventRow.wall_start.desc(), EventRow.created_at.desc()).limit(limit).offset(offset)
-            return [self._event_dict(s, r) for r in s.scalars(q)]
+        q = queries.EventQuery(camera_id=camera_id, post_id=post_id, rule_id=rule_id, severity=severity,
+                               source=source, site_id=site_id, since=since, until=until,
+                               include_superseded=include_superseded)
+        return [serialize.event_dict(r) for r in queries.events(self, q, limit=limit, offset=offset)]
 
     def events_changed_since(self, since: dt.datetime | None, limit: int = 500) -> list[dict[str, Any]]:
         """Events inserted or updated after `since` (UTC, as stored), oldest change first."""
-        with self.session() as s:
-            q = select(EventRow)
-            if since is not None:
-                q = q.where(EventRow.updated_at > since)
-            q = q.order_by(EventRow.updated_at).limit(limit)
-            return [{**self._event_dict(s, r), "updated_at": r.updated_at} for r in s.scalars(q)]
+        q = queries.EventQuery(changed_after=since, include_superseded=True)
+        return [{**serialize.event_dict(r), "updated_at": r.updated_at}
+                for r in queries.events(self, q, order="changed", limit=limit)]
 
     def last_change(self) -> dt.datetime | None:
-        with self.session() as s:
-            return s.scalar(select(func.max(EventRow.updated_at)))
+        return queries.last_change(self)
 
     def count_events(self, *, include_superseded: bool = False) -> int:
-        with self.session() as s:
-            q = select(func.count()).select_from(EventRow)
-            if not include_superseded:
-                q = q.where(EventRow.superseded_at.is_(None))
-            return int(s.scalar(q) or 0)
-
-    def _event_dict(self, s: Session, row: EventRow) -> dict[str, Any]:
-        clip = s.get(ClipRow, row.event_id)
-        review = s.scalars(select(ReviewRow).where(ReviewRow.event_id == row.event_id)
-                           .order_by(ReviewRow.id.desc()).limit(1)).first()
-        return {
-            "event_id": row.event_id, "site_id": row.site_id, "source": row.source,
-            "camera_id": row.camera_id, "post_id": row.post_id, "rule_id": row.rule_id,
-            "article": row.article, "severity": row.severity, "state": row.state,
-            "start_s": row.start_s, "end_s": row.end_s,
-            "wall_start": row.wall_start.isoformat() if row.wall_start else None,
-            "wall_end": row.wall_end.isoformat() if row.wall_end else None,
-            "track_ids": row.track_ids, "score": row.score, "details": row.details,
-            "recording": row.recording,
-            "superseded": row.superseded_at is not None,
-            "clip": clip.clip_path if clip else None, "snapshot": clip.snapshot_path if clip else None,
-            "clip_status": clip.status if clip else None,
-            "verdict": review.verdict if review else None,
-            "verdict_reason": review.reason if review else None,
-        }
+        return queries.count_events(self, queries.EventQuery(include_superseded=include_superseded))
 
     # reviews -------------------------------------------------------------------------------
     def add_review(self, event_id: str, verdict: str, reason: str, reviewer: str, note: str = "") -> None:
@@ -375,10 +334,8 @@ class EventStore:
             s.add(ReviewRow(event_id=event_id, verdict=verdict, reason=reason, reviewer=reviewer, note=note))
 
     def reviews(self, event_id: str) -> list[dict[str, Any]]:
-        with self.session() as s:
-            rows = s.scalars(select(ReviewRow).where(ReviewRow.event_id == event_id).order_by(ReviewRow.id))
-            return [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer, "note": r.note,
-                     "at": r.at.isoformat()} for r in rows]
+        return [{"verdict": r.verdict, "reason": r.reason, "reviewer": r.reviewer, "note": r.note,
+                 "at": r.at.isoformat()} for r in queries.reviews(self, event_id)]
 
     # presence and outages ------------------------------------------------------------------
     def add_presence(self, rows: Iterable[dict[str, Any]]) -> None:
@@ -436,16 +393,3 @@ class EventStore:
 
     def close(self) -> None:
         self.engine.dispose()
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if hasattr(v, "item") and callable(v.item):
-            v = v.item()
-        elif isinstance(v, (list, tuple)):
-            v = [x.item() if hasattr(x, "item") else x for x in v]
-        elif isinstance(v, dict):
-            v = _jsonable(v)
-        out[str(k)] = v
-    return out
