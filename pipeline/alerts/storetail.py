@@ -11,26 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
-from typing import Any
 
 from pipeline.alerts.bus import AlertBus
 from pipeline.alerts.payload import build_alert
-from pipeline.core.types import Event
+from pipeline.events.serialize import event_from_dict
 from pipeline.events.store import EventStore
 
 log = logging.getLogger(__name__)
-
-
-def event_from_row(row: dict[str, Any]) -> Event:
-    wall = row.get("wall_start")
-    return Event(
-        event_id=row["event_id"], rule_id=row["rule_id"], article=row["article"], source_id=row["camera_id"],
-        post_id=row["post_id"], track_ids=tuple(row.get("track_ids") or ()), state=row["state"],
-        severity=row["severity"], start_s=row["start_s"], end_s=row["end_s"], score=row.get("score") or 1.0,
-        evidence={k: row[k] for k in ("clip", "snapshot") if row.get(k)}, details=row.get("details") or {},
-        site_id=row.get("site_id") or "default",
-        wall_start=dt.datetime.fromisoformat(wall).timestamp() if wall else None,
-    )
 
 
 class StoreTail:
@@ -62,7 +49,7 @@ class StoreTail:
             if key in self._seen:
                 continue
             self._seen[key] = row["updated_at"]
-            self.bus.publish(build_alert(event_from_row(row), public_url=self.public_url))
+            self.bus.publish(build_alert(event_from_dict(row), public_url=self.public_url))
             sent += 1
             if self._since is None or row["updated_at"] > self._since:
                 self._since = row["updated_at"]

@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from pipeline.core.errors import ConfigError
 from pipeline.evaluation.metrics import Counts
 
@@ -20,31 +18,24 @@ from pipeline.evaluation.metrics import Counts
 def review_counts(store: Any, *, site_id: str | None = None, source: str | None = None
                   ) -> tuple[dict[str, Counts], dict[str, int], dict[str, dict[str, int]]]:
     """-> (counts per rule, events per rule, dismissal reasons per rule) from the latest verdicts."""
-    from pipeline.events.schema import EventRow, ReviewRow
+    from pipeline.events import queries
 
-    latest = (select(ReviewRow.event_id, func.max(ReviewRow.id).label("rid"))
-              .group_by(ReviewRow.event_id).subquery())
-    q = (select(EventRow.rule_id, ReviewRow.verdict, ReviewRow.reason)
-         .join(latest, latest.c.event_id == EventRow.event_id)
-         .join(ReviewRow, ReviewRow.id == latest.c.rid).where(EventRow.superseded_at.is_(None)))
-    tq = select(EventRow.rule_id, func.count()).where(EventRow.superseded_at.is_(None)).group_by(EventRow.rule_id)
-    if site_id:
-        q, tq = q.where(EventRow.site_id == site_id), tq.where(EventRow.site_id == site_id)
-    if source:
-        q, tq = q.where(EventRow.source == source), tq.where(EventRow.source == source)
     counts: dict[str, Counts] = {}
     reasons: dict[str, dict[str, int]] = {}
-    with store.session() as s:
-        for rule_id, verdict, reason in s.execute(q):
-            c = counts.setdefault(rule_id, Counts())
-            if verdict == "confirmed":
-                c.tp += 1
-            elif verdict == "dismissed":
-                c.fp += 1
-                r = reasons.setdefault(rule_id, {})
-                key = reason or "(none)"
-                r[key] = r.get(key, 0) + 1
-        totals = {rule_id: int(n) for rule_id, n in s.execute(tq)}
+    totals: dict[str, int] = {}
+    for g in queries.verdict_groups(store, ("rule_id",), queries.EventQuery(site_id=site_id, source=source)):
+        rule_id = g.key[0]
+        totals[rule_id] = totals.get(rule_id, 0) + g.n
+        if g.verdict is None:  # never reviewed
+            continue
+        c = counts.setdefault(rule_id, Counts())
+        if g.verdict == "confirmed":
+            c.tp += g.n
+        elif g.verdict == "dismissed":
+            c.fp += g.n
+            r = reasons.setdefault(rule_id, {})
+            key = g.reason or "(none)"
+            r[key] = r.get(key, 0) + g.n
     for rule_id in totals:
         counts.setdefault(rule_id, Counts())
     return counts, totals, reasons

@@ -94,8 +94,10 @@ class EventQuery:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
     verdict: str | None = None
+    states: tuple[str, ...] | None = None  # only events last seen in one of these states
     open_only: bool = False  # still running (state other than "end")
     changed_after: dt.datetime | None = None  # updated_at (UTC, as stored) later than this
+    with_evidence: bool = False  # only events whose clip row still names a clip or a snapshot
     include_superseded: bool = False
 
 
@@ -124,10 +126,14 @@ def _conditions(q: EventQuery, rv: Any) -> list[Any]:
         conds.append(EventRow.wall_start >= q.since)
     if q.until is not None:
         conds.append(EventRow.wall_start < q.until)
+    if q.states is not None:
+        conds.append(EventRow.state.in_(q.states))
     if q.open_only:
         conds.append(EventRow.state != "end")
     if q.changed_after is not None:
         conds.append(EventRow.updated_at > q.changed_after)
+    if q.with_evidence:
+        conds.append((ClipRow.clip_path.is_not(None)) | (ClipRow.snapshot_path.is_not(None)))
     if q.verdict == "none":
         conds.append((rv.id.is_(None)) | (rv.verdict == "withdrawn"))
     elif q.verdict:
@@ -223,11 +229,11 @@ def distinct_values(store: HasSession) -> tuple[set[str], set[str], set[str]]:
 
 
 def posts_seen(store: HasSession) -> list[tuple[str, str]]:
-    """(camera_id, post_id) pairs the presence table and the events name, sorted."""
+    """(camera_id, post_id) pairs the presence table names, then those only the events name."""
     with store.session() as s:
-        pairs = set(s.execute(select(PresenceRow.camera_id, PresenceRow.post_id).distinct()).tuples())
-        pairs |= {(c, p) for c, p in s.execute(select(EventRow.camera_id, EventRow.post_id).distinct()) if p}
-    return sorted(pairs)
+        pairs = list(s.execute(select(PresenceRow.camera_id, PresenceRow.post_id).distinct()).tuples())
+        pairs += [(c, p) for c, p in s.execute(select(EventRow.camera_id, EventRow.post_id).distinct()) if p]
+    return list(dict.fromkeys(pairs))
 
 
 def last_change(store: HasSession) -> dt.datetime | None:
@@ -397,3 +403,9 @@ def outbox_sinks(store: HasSession) -> tuple[list[str], list[str]]:
                                                            OutboxRow.dead_at.is_(None))))
         dead = list(s.scalars(select(OutboxRow.sink).where(OutboxRow.dead_at.is_not(None))))
     return pend, dead
+
+
+def dead_letter_count(store: HasSession) -> int:
+    """Webhook alerts given up on after the attempt limit."""
+    with store.session() as s:
+        return int(s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.dead_at.is_not(None))) or 0)

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from pipeline.config.models import RetentionConfig
-from pipeline.events.schema import ClipRow, EventRow, ReviewRow
+from pipeline.events import queries
+from pipeline.events.schema import ClipRow
 from pipeline.events.store import EventStore
 
 log = logging.getLogger(__name__)
@@ -46,16 +45,9 @@ def free_percent(path: Path) -> float:
 
 def _candidates(store: EventStore) -> list[tuple[str, str, dt.datetime, str | None, str | None]]:
     """(event_id, verdict or 'unreviewed', when, clip, snapshot) of events that still have evidence, oldest first."""
-    latest = select(ReviewRow.event_id, func.max(ReviewRow.id).label("rid")).group_by(ReviewRow.event_id).subquery()
-    q = (select(EventRow.event_id, ReviewRow.verdict, EventRow.wall_start, EventRow.created_at, ClipRow.clip_path,
-                ClipRow.snapshot_path)
-         .join(ClipRow, ClipRow.event_id == EventRow.event_id)
-         .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-         .outerjoin(ReviewRow, ReviewRow.id == latest.c.rid)
-         .where((ClipRow.clip_path.is_not(None)) | (ClipRow.snapshot_path.is_not(None))))
-    with store.session() as s:
-        rows = [(eid, verdict or "unreviewed", wall or created, clip, snap)
-                for eid, verdict, wall, created, clip, snap in s.execute(q)]
+    q = queries.EventQuery(with_evidence=True, include_superseded=True)
+    rows = [(r.event_id, r.verdict or "unreviewed", r.wall_start or r.created_at, r.clip_path, r.snapshot_path)
+            for r in queries.events(store, q, order="oldest")]
     rows.sort(key=lambda r: r[2])
     return rows
 

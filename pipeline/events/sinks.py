@@ -16,40 +16,10 @@ from typing import Any
 from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
+from pipeline.events import queries
+from pipeline.events.serialize import event_dict, event_json, jsonl_dict
 from pipeline.events.store import EventStore
-from pipeline.rules.articles import ARTICLES
 from pipeline.scene.facts import SceneFacts
-
-
-def event_json(ev: Event, *, camera_id: str | None = None, evidence: dict[str, Any] | None = None) -> dict[str, Any]:
-    ev_evidence = {**ev.evidence, **(evidence or {})}
-    art = ARTICLES.get(ev.article)
-    return {
-        "event_id": ev.event_id, "rule_id": ev.rule_id, "article": ev.article,
-        "article_en": f"{art.title_en}: {art.gloss_en}" if art else ev.article,
-        "site_id": ev.site_id, "camera_id": camera_id or ev.source_id, "post_id": ev.post_id,
-        "track_ids": list(ev.track_ids), "state": ev.state, "severity": ev.severity,
-        "start_s": round(ev.start_s, 3), "end_s": None if ev.end_s is None else round(ev.end_s, 3),
-        "wall_start": None if ev.wall_start is None else dt.datetime.fromtimestamp(ev.wall_start).isoformat(),
-        "score": round(float(ev.score), 3),
-        "clip": ev_evidence.get("clip"), "snapshot": ev_evidence.get("snapshot"),
-        "details": ev.details,
-    }
-
-
-def row_json(row: dict[str, Any]) -> dict[str, Any]:
-    """An event as stored (EventStore dict) in the events.jsonl line format of `event_json`."""
-    art = ARTICLES.get(row["article"])
-    end_s = row.get("end_s")
-    return {
-        "event_id": row["event_id"], "rule_id": row["rule_id"], "article": row["article"],
-        "article_en": f"{art.title_en}: {art.gloss_en}" if art else row["article"],
-        "site_id": row["site_id"], "camera_id": row["camera_id"], "post_id": row["post_id"],
-        "track_ids": list(row.get("track_ids") or []), "state": row["state"], "severity": row["severity"],
-        "start_s": round(row["start_s"], 3), "end_s": None if end_s is None else round(end_s, 3),
-        "wall_start": row.get("wall_start"), "score": round(float(row.get("score") or 0.0), 3),
-        "clip": row.get("clip"), "snapshot": row.get("snapshot"), "details": row.get("details") or {},
-    }
 
 
 def rewrite_jsonl(store: EventStore, path: Path) -> int:
@@ -58,15 +28,8 @@ def rewrite_jsonl(store: EventStore, path: Path) -> int:
     After a resumed batch or a re-analysis the appended file may hold lines of events that
     were reconciled or superseded since; the database is the truth. Returns the lines written.
     """
-    from sqlalchemy import select
-
-    from pipeline.events.schema import EventRow
-
-    with store.session() as s:
-        rows = s.scalars(select(EventRow).where(EventRow.state.in_(("end", "interrupted")),
-                                                EventRow.superseded_at.is_(None))
-                         .order_by(EventRow.wall_start, EventRow.created_at, EventRow.event_id))
-        lines = [json.dumps(row_json(store._event_dict(s, r)), ensure_ascii=False) for r in rows]
+    finished = queries.events(store, queries.EventQuery(states=("end", "interrupted")), order="oldest")
+    lines = [json.dumps(jsonl_dict(event_dict(r)), ensure_ascii=False) for r in finished]
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:

@@ -13,11 +13,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
-
 from pipeline.config.models import SiteConfig
 from pipeline.core.hours import _minutes
-from pipeline.events.schema import ClipRow, EventRow, OutageRow, PresenceRow, ReviewRow
+from pipeline.events import queries, serialize
 from pipeline.events.store import EventStore
 from pipeline.reports import attendance as att
 from pipeline.rules.articles import ARTICLES
@@ -138,107 +136,68 @@ def opening_windows(cfg: SiteConfig | None, day: dt.date) -> list[tuple[dt.datet
 
 
 class ReportQuery:
-    """Reads the tables for one day. Event rows come with their clip and latest verdict in one query."""
+    """Reads the tables for one day through the store's queries (events with clip and latest verdict
+    in one statement)."""
 
     def __init__(self, store: EventStore, cfg: SiteConfig | None = None):
         self.store, self.cfg = store, cfg
+        self.site_id = cfg.site.id if cfg is not None else None
 
     def events(self, since: dt.datetime, until: dt.datetime, source: str | None = None) -> list[dict[str, Any]]:
-        latest = (select(ReviewRow.event_id, func.max(ReviewRow.id).label("rid"))
-                  .group_by(ReviewRow.event_id).subquery())
-        q = (select(EventRow, ClipRow.snapshot_path, ClipRow.clip_path, ReviewRow.verdict)
-             .outerjoin(ClipRow, ClipRow.event_id == EventRow.event_id)
-             .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-             .outerjoin(ReviewRow, ReviewRow.id == latest.c.rid)
-             .where(EventRow.wall_start >= since, EventRow.wall_start < until, EventRow.superseded_at.is_(None)))
-        if source:
-            q = q.where(EventRow.source == source)
-        if self.cfg is not None:
-            q = q.where(EventRow.site_id == self.cfg.site.id)
-        out = []
-        with self.store.session() as s:
-            for row, snap, clip, verdict in s.execute(q.order_by(EventRow.wall_start)):
-                end = row.wall_end or (row.wall_start + dt.timedelta(seconds=(row.end_s or row.start_s) - row.start_s))
-                out.append({
-                    "event_id": row.event_id, "source": row.source, "camera_id": row.camera_id,
-                    "post_id": row.post_id, "rule_id": row.rule_id, "article": row.article,
-                    "severity": row.severity, "state": row.state, "wall_start": row.wall_start, "wall_end": end,
-                    "duration_s": max(0.0, (end - row.wall_start).total_seconds()), "details": row.details or {},
-                    "snapshot": snap, "clip": clip, "verdict": _current(verdict), "recording": row.recording,
-                })
-        return out
+        q = queries.EventQuery(since=since, until=until, source=source or None, site_id=self.site_id)
+        return [_report_row(r) for r in queries.events(self.store, q, order="oldest")]
 
     def source_counts(self, day: dt.date) -> Counter:
         lo, hi = _day_bounds(day)
-        eq = select(EventRow.source, func.count()).where(EventRow.wall_start >= lo, EventRow.wall_start < hi,
-                                                         EventRow.superseded_at.is_(None))
-        pq = select(PresenceRow.source, func.count()).where(PresenceRow.wall_start < hi, PresenceRow.wall_end > lo)
-        if self.cfg is not None:
-            eq = eq.where(EventRow.site_id == self.cfg.site.id)
-            pq = pq.where(PresenceRow.site_id == self.cfg.site.id)
-        with self.store.session() as s:
-            ev = dict(s.execute(eq.group_by(EventRow.source)).all())
-            pr = dict(s.execute(pq.group_by(PresenceRow.source)).all())
+        ev, pr = queries.rows_by_source(self.store, since=lo, until=hi, site_id=self.site_id)
         return Counter({k: ev.get(k, 0) + pr.get(k, 0) for k in set(ev) | set(pr)})
 
     def presence(self, day: dt.date, source: str) -> dict[str, list[Interval]]:
         lo, hi = _day_bounds(day)
         out: dict[str, list[Interval]] = defaultdict(list)
-        with self.store.session() as s:
-            q = (select(PresenceRow).where(PresenceRow.source == source, PresenceRow.wall_start < hi,
-                                           PresenceRow.wall_end > lo).order_by(PresenceRow.wall_start))
-            if self.cfg is not None:
-                q = q.where(PresenceRow.site_id == self.cfg.site.id)
-            for r in s.scalars(q):
-                out[r.post_id].append((max(r.wall_start, lo), min(r.wall_end, hi), r.state))
+        for r in queries.presence(self.store, since=lo, until=hi, source=source, site_id=self.site_id):
+            out[r.post_id].append((max(r.wall_start, lo), min(r.wall_end, hi), r.state))
         return out
 
     def live_from_recordings(self, day: dt.date) -> bool:
         """True when every 'live' row of the day came from `analyze` of a recording (the live monitor
         writes none with a recording)."""
         lo, hi = _day_bounds(day)
-        checks = [
-            select(func.count()).select_from(EventRow).where(
-                EventRow.source == "live", EventRow.wall_start >= lo, EventRow.wall_start < hi,
-                EventRow.recording.is_(None)),
-            select(func.count()).select_from(PresenceRow).where(
-                PresenceRow.source == "live", PresenceRow.wall_start < hi, PresenceRow.wall_end > lo,
-                PresenceRow.recording.is_(None)),
-        ]
-        with self.store.session() as s:
-            return not any(s.scalar(q) for q in checks)
+        return not queries.live_rows_without_recording(self.store, since=lo, until=hi)
 
     def outages(self, day: dt.date) -> dict[str, list[tuple[dt.datetime, dt.datetime]]]:
         lo, hi = _day_bounds(day)
         now = dt.datetime.now()
         out: dict[str, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
-        with self.store.session() as s:
-            q = select(OutageRow).where(OutageRow.start < hi)
-            if self.cfg is not None:
-                q = q.where(OutageRow.site_id == self.cfg.site.id)
-            for r in s.scalars(q):
-                end = r.end or min(now, hi)
-                if end > lo:
-                    out[r.camera_id].append((max(r.start, lo), min(end, hi)))
+        for r in reversed(queries.outages(self.store, starts_before=hi, site_id=self.site_id)):  # oldest first
+            end = r.end or min(now, hi)
+            if end > lo:
+                out[r.camera_id].append((max(r.start, lo), min(end, hi)))
         return out
 
     def daily_counts(self, first: dt.date, last: dt.date) -> dict[tuple[dt.date, str], Counter]:
         lo, hi = _day_bounds(first)[0], _day_bounds(last)[1]
         out: dict[tuple[dt.date, str], Counter] = defaultdict(Counter)
-        latest = (select(ReviewRow.event_id, func.max(ReviewRow.id).label("rid"))
-                  .group_by(ReviewRow.event_id).subquery())
-        q = (select(EventRow.wall_start, EventRow.source, ReviewRow.verdict)
-             .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-             .outerjoin(ReviewRow, ReviewRow.id == latest.c.rid)
-             .where(EventRow.wall_start >= lo, EventRow.wall_start < hi, EventRow.superseded_at.is_(None)))
-        if self.cfg is not None:
-            q = q.where(EventRow.site_id == self.cfg.site.id)
-        with self.store.session() as s:
-            for wall, source, verdict in s.execute(q):
-                c = out[(wall.date(), source)]
-                c["events"] += 1
-                c[_current(verdict) or "unreviewed"] += 1
+        q = queries.EventQuery(since=lo, until=hi, site_id=self.site_id)
+        for g in queries.verdict_groups(self.store, ("wall_start", "source"), q):
+            wall, source = g.key
+            c = out[(wall.date(), source)]
+            c["events"] += g.n
+            c[_current(g.verdict) or "unreviewed"] += g.n
         return out
+
+
+def _report_row(rec: queries.EventRecord) -> dict[str, Any]:
+    """The report's event row: the event dict with wall times as datetimes and the current verdict."""
+    d = serialize.event_dict(rec, stamp=lambda v: v, current=True)
+    start = d["wall_start"]
+    end = d["wall_end"] or (start + dt.timedelta(seconds=(d["end_s"] or d["start_s"]) - d["start_s"]))
+    return {
+        **{k: d[k] for k in ("event_id", "source", "camera_id", "post_id", "rule_id", "article", "severity",
+                             "state", "wall_start")},
+        "wall_end": end, "duration_s": max(0.0, (end - start).total_seconds()), "details": d["details"] or {},
+        "snapshot": d["snapshot"], "clip": d["clip"], "verdict": d["verdict"], "recording": d["recording"],
+    }
 
 
 def _current(verdict: str | None) -> str | None:

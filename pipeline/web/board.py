@@ -24,9 +24,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import select
 
-from pipeline.events.schema import EventRow, OutageRow, PresenceRow
+from pipeline.events import queries
 from pipeline.live.health import DOWN_STATES
 from pipeline.web.auth import ViewerUser
 from pipeline.web.i18n import get_lang, render, rule_name
@@ -69,11 +68,7 @@ def board_posts(app: Any) -> list[dict[str, Any]]:
                             "camera_name": cam.name or cam.id, "camera_order": ci, "x": round(x, 3),
                             "y": round(y, 3), "staff": staff_by_post.get(p.id, [])})
         return out
-    store = app.state.store
-    with store.session() as s:
-        pairs = set(s.execute(select(PresenceRow.camera_id, PresenceRow.post_id).distinct()))
-        pairs |= {(c, p) for c, p in s.execute(select(EventRow.camera_id, EventRow.post_id).distinct()) if p}
-    for cam_id, post_id in sorted(pairs):
+    for cam_id, post_id in sorted(queries.posts_seen(app.state.store)):
         out.append({"post_id": post_id, "name": names.post(post_id), "camera_id": cam_id,
                     "camera_name": names.camera(cam_id), "camera_order": 0, "x": None, "y": None, "staff": []})
     return out
@@ -81,9 +76,7 @@ def board_posts(app: Any) -> list[dict[str, Any]]:
 
 def _db_presence(store: Any, post_id: str) -> dict[str, Any] | None:
     """The post's current run of one state from the stored intervals: state, since, as of."""
-    with store.session() as s:
-        rows = s.scalars(select(PresenceRow).where(PresenceRow.post_id == post_id)
-                         .order_by(PresenceRow.end_s.desc(), PresenceRow.id.desc()).limit(200)).all()
+    rows = queries.recent_presence(store, post_id, limit=200)
     if not rows:
         return None
     head = rows[0]
@@ -96,15 +89,14 @@ def _db_presence(store: Any, post_id: str) -> dict[str, Any] | None:
 
 
 def _open_outages(store: Any) -> dict[str, float]:
-    with store.session() as s:
-        return {o.camera_id: o.start.timestamp() for o in s.scalars(select(OutageRow).where(OutageRow.end.is_(None)))}
+    open_out = queries.outages(store, open_only=True)
+    return {o.camera_id: o.start.timestamp() for o in reversed(open_out)}  # a camera's newest outage wins
 
 
 def _open_alerts(app: Any, lang: str, now: float) -> list[dict[str, Any]]:
     names = names_of(app)
-    with app.state.store.session() as s:
-        rows = s.scalars(select(EventRow).where(EventRow.state != "end")
-                         .order_by(EventRow.wall_start.desc()).limit(OPEN_ALERTS_MAX)).all()
+    rows = queries.events(app.state.store, queries.EventQuery(open_only=True, include_superseded=True),
+                          limit=OPEN_ALERTS_MAX)
     out = []
     for e in rows:
         start = _epoch(e.wall_start)
@@ -247,9 +239,8 @@ def page_board(request: Request, user: ViewerUser):
 def page_cameras(request: Request, user: ViewerUser):
     now = time.time()
     cams = _cameras(request.app, now)
-    with request.app.state.store.session() as s:
-        outs = s.scalars(select(OutageRow).order_by(OutageRow.id.desc()).limit(20)).all()
-        outages = [{"camera_id": o.camera_id, "start": o.start, "end": o.end, "reason": o.reason} for o in outs]
+    outages = [{"camera_id": o.camera_id, "start": o.start, "end": o.end, "reason": o.reason}
+               for o in queries.outages(request.app.state.store, limit=20)]
     live = getattr(request.app.state, "live_runner", None) is not None
     return render(request, "cameras.html", cams=cams, outages=outages, live=live, now=now,
                   fmt_clock=lambda t: dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "—")

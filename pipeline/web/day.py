@@ -17,9 +17,8 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import func, select
 
-from pipeline.events.schema import EventRow, PresenceRow
+from pipeline.events import queries
 from pipeline.web.auth import ViewerUser
 from pipeline.web.i18n import format_duration, get_lang, render, rule_name
 
@@ -61,21 +60,13 @@ def post_choices(request: Request) -> list[PostChoice]:
             for p in c.posts:
                 staff = ", ".join(s.name or s.id for s in cfg.roster.staff if s.post == p.id)
                 out[p.id] = PostChoice(p.id, p.name or p.id, c.id, staff)
-    with request.app.state.store.session() as s:
-        for pid, cam in s.execute(select(PresenceRow.post_id, PresenceRow.camera_id).distinct()):
-            out.setdefault(pid, PostChoice(pid, pid, cam, ""))
-        for pid, cam in s.execute(select(EventRow.post_id, EventRow.camera_id).distinct()):
-            if pid:
-                out.setdefault(pid, PostChoice(pid, pid, cam, ""))
+    for cam, pid in queries.posts_seen(request.app.state.store):
+        out.setdefault(pid, PostChoice(pid, pid, cam, ""))
     return sorted(out.values(), key=lambda p: p.id)
 
 
 def _latest_day(request: Request, post: str | None) -> dt.date:
-    with request.app.state.store.session() as s:
-        q = select(func.max(PresenceRow.wall_start))
-        if post:
-            q = q.where(PresenceRow.post_id == post)
-        last = s.scalar(q)
+    last = queries.last_presence_start(request.app.state.store, post)
     return last.date() if last else dt.date.today()
 
 

@@ -614,13 +614,9 @@ def dead_letter_count(request: Any, user: dict[str, Any] | None) -> int:
     if not user or user.get("role") != "admin":
         return 0
     try:
-        from sqlalchemy import func, select
+        from pipeline.events.queries import dead_letter_count as count
 
-        from pipeline.events.schema import OutboxRow
-
-        with request.app.state.store.session() as s:
-            return int(s.scalar(select(func.count()).select_from(OutboxRow)
-                                .where(OutboxRow.dead_at.is_not(None))) or 0)
+        return count(request.app.state.store)
     except Exception:  # noqa: BLE001 - a banner must never break a page
         return 0
 

@@ -20,11 +20,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, StreamingResponse
-from sqlalchemy import func, select
 
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
-from pipeline.events.schema import CameraStateRow, OutageRow, OutboxRow
+from pipeline.events import queries
 from pipeline.web.auth import SESSION_COOKIE, auth_state, current_user, has_role, origin_allowed, require_user
 
 router = APIRouter()
@@ -66,12 +65,10 @@ def camera_rows(app: Any) -> list[dict[str, Any]]:
     runner = getattr(app.state, "live_runner", None)
     if runner is not None:
         return [{**h.as_dict(), "source": "live"} for h in runner.health()]
-    store = app.state.store
-    with store.session() as s:
-        rows = s.scalars(select(CameraStateRow).order_by(CameraStateRow.camera_id)).all()
-        return [{"camera_id": r.camera_id, "site_id": r.site_id, "state": r.state, "fps": round(r.fps, 3),
-                 "drop_rate": round(r.drop_rate, 3), "latency_s": round(r.latency_s, 3),
-                 "updated_at": r.updated_at.isoformat() if r.updated_at else None, "source": "db"} for r in rows]
+    return [{"camera_id": r.camera_id, "site_id": r.site_id, "state": r.state, "fps": round(r.fps, 3),
+             "drop_rate": round(r.drop_rate, 3), "latency_s": round(r.latency_s, 3),
+             "updated_at": r.updated_at.isoformat() if r.updated_at else None, "source": "db"}
+            for r in queries.camera_states(app.state.store)]
 
 
 @router.get("/api/health", tags=["live"])
@@ -95,10 +92,8 @@ def health(request: Request) -> dict[str, Any]:
 def cameras(request: Request, user: Viewer) -> dict[str, Any]:
     """State (online / reconnecting / offline), analysed fps, drop rate and latency per camera."""
     rows = camera_rows(request.app)
-    store = request.app.state.store
-    with store.session() as s:
-        open_out = s.scalars(select(OutageRow).where(OutageRow.end.is_(None))).all()
-        by_cam = {o.camera_id: o.start.isoformat() for o in open_out}
+    open_out = queries.outages(request.app.state.store, open_only=True)
+    by_cam = {o.camera_id: o.start.isoformat() for o in reversed(open_out)}  # a camera's newest outage wins
     for r in rows:
         r["outage_since"] = by_cam.get(r["camera_id"])
     return {"cameras": rows}
@@ -107,14 +102,10 @@ def cameras(request: Request, user: Viewer) -> dict[str, Any]:
 @router.get("/api/outages", tags=["live"])
 def outages(request: Request, user: Viewer, camera: str | None = None,
             limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    store = request.app.state.store
-    with store.session() as s:
-        q = select(OutageRow).order_by(OutageRow.id.desc()).limit(limit)
-        if camera:
-            q = q.where(OutageRow.camera_id == camera)
-        return {"outages": [{"id": o.id, "site_id": o.site_id, "camera_id": o.camera_id,
-                             "start": o.start.isoformat(), "end": o.end.isoformat() if o.end else None,
-                             "reason": o.reason} for o in s.scalars(q)]}
+    return {"outages": [{"id": o.id, "site_id": o.site_id, "camera_id": o.camera_id,
+                         "start": o.start.isoformat(), "end": o.end.isoformat() if o.end else None,
+                         "reason": o.reason}
+                        for o in queries.outages(request.app.state.store, camera_id=camera, limit=limit)]}
 
 
 def _metrics_auth(request: Request) -> None:
@@ -158,11 +149,7 @@ def metrics(request: Request) -> PlainTextResponse:
     if bus is not None:
         metric("counterwatch_alerts_published_total", "counter", "Alerts published on the bus", [({}, bus.published)])
         metric("counterwatch_alert_subscribers", "gauge", "Connected SSE/WebSocket clients", [({}, bus.subscribers)])
-    store = request.app.state.store
-    with store.session() as s:
-        pend = s.scalars(select(OutboxRow.sink).where(OutboxRow.delivered_at.is_(None),
-                                                      OutboxRow.dead_at.is_(None))).all()
-        dead = s.scalars(select(OutboxRow.sink).where(OutboxRow.dead_at.is_not(None))).all()
+    pend, dead = queries.outbox_sinks(request.app.state.store)
     sinks = sorted(set(pend))
     metric("counterwatch_webhook_pending", "gauge", "Alerts waiting in the webhook outbox",
            [({"sink": k}, float(pend.count(k))) for k in sinks] or [({}, 0.0)])
@@ -191,9 +178,7 @@ def get_dead_letters(user: Annotated[dict, Depends(require_user("admin"))], requ
     from pipeline.alerts.webhooks import dead_letters
 
     store = request.app.state.store
-    with store.session() as s:
-        total = int(s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.dead_at.is_not(None))) or 0)
-    return {"total": total, "items": dead_letters(store, limit)}
+    return {"total": queries.dead_letter_count(store), "items": dead_letters(store, limit)}
 
 
 @router.get("/api/events/stream", tags=["live"])

@@ -15,10 +15,8 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import and_, func, select
-from sqlalchemy.orm import aliased
 
-from pipeline.events.schema import ClipRow, EventRow, ReviewRow
+from pipeline.events import queries, serialize
 from pipeline.events.store import EventStore
 from pipeline.web.auth import SupervisorUser, ViewerUser
 from pipeline.web.i18n import (
@@ -111,85 +109,55 @@ def event_filter(since: str | None = Query(None), until: str | None = Query(None
 Filter = Annotated[EventFilter, Depends(event_filter)]
 
 
-def _latest_review():
-    latest = (select(ReviewRow.event_id, func.max(ReviewRow.id).label("rid"))
-              .group_by(ReviewRow.event_id).subquery())
-    rv = aliased(ReviewRow)
-    return latest, rv
+def _record_query(f: EventFilter) -> queries.EventQuery:
+    return queries.EventQuery(
+        camera_id=f.camera, post_id=f.post, rule_id=f.rule, severity=f.severity, verdict=f.verdict,
+        since=dt.datetime.combine(f.since, dt.time()) if f.since else None,
+        until=dt.datetime.combine(f.until + dt.timedelta(days=1), dt.time()) if f.until else None)
 
 
 def query_events(store: EventStore, f: EventFilter, limit: int = PAGE_SIZE) -> tuple[list[dict[str, Any]], int]:
     """Events matching the filter (newest first) and the total count."""
-    latest, rv = _latest_review()
-    q = (select(EventRow, ClipRow, rv.verdict, rv.reason)
-         .outerjoin(ClipRow, ClipRow.event_id == EventRow.event_id)
-         .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-         .outerjoin(rv, rv.id == latest.c.rid))
-    conds = [EventRow.superseded_at.is_(None)]  # events a re-analysis no longer found stay hidden
-    for col, val in ((EventRow.camera_id, f.camera), (EventRow.post_id, f.post), (EventRow.rule_id, f.rule),
-                     (EventRow.severity, f.severity)):
-        if val:
-            conds.append(col == val)
-    if f.since:
-        conds.append(EventRow.wall_start >= dt.datetime.combine(f.since, dt.time()))
-    if f.until:
-        conds.append(EventRow.wall_start < dt.datetime.combine(f.until + dt.timedelta(days=1), dt.time()))
-    if f.verdict == "none":
-        conds.append((rv.id.is_(None)) | (rv.verdict == "withdrawn"))
-    elif f.verdict:
-        conds.append(rv.verdict == f.verdict)
-    if conds:
-        q = q.where(and_(*conds))
-    with store.session() as s:
-        total = int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
-        q = (q.order_by(EventRow.wall_start.desc(), EventRow.created_at.desc(), EventRow.event_id)
-             .limit(limit).offset((f.page - 1) * limit))
-        rows = [_row_dict(e, c, v, r) for e, c, v, r in s.execute(q)]
+    q = _record_query(f)
+    total = queries.count_events(store, q)
+    rows = [_row_dict(r) for r in queries.events(store, q, limit=limit, offset=(f.page - 1) * limit)]
     return rows, total
 
 
-def _row_dict(e: EventRow, c: ClipRow | None, verdict: str | None, reason: str | None) -> dict[str, Any]:
-    if verdict == "withdrawn":  # an undone verdict: unreviewed again
-        verdict = reason = None
+ROW_KEYS = ("event_id", "site_id", "source", "camera_id", "post_id", "rule_id", "article", "severity", "state",
+            "start_s", "end_s")
+
+
+def _display(v: dt.datetime | None) -> str | None:
+    return v.isoformat(sep=" ", timespec="seconds") if v else None
+
+
+def _row_dict(rec: queries.EventRecord) -> dict[str, Any]:
+    """The review list's row: the event dict with local times, media URLs and the current verdict."""
+    d = serialize.event_dict(rec, stamp=_display, current=True)
     return {
-        "event_id": e.event_id, "site_id": e.site_id, "source": e.source, "camera_id": e.camera_id,
-        "post_id": e.post_id, "rule_id": e.rule_id, "article": e.article, "severity": e.severity,
-        "state": e.state, "start_s": e.start_s, "end_s": e.end_s, "ongoing": e.state != "end",
-        "duration_s": None if e.end_s is None else e.end_s - e.start_s,
-        "wall_start": e.wall_start.isoformat(sep=" ", timespec="seconds") if e.wall_start else None,
-        "wall_end": e.wall_end.isoformat(sep=" ", timespec="seconds") if e.wall_end else None,
-        "details": e.details or {}, "clip_url": media_url(c.clip_path if c else None),
-        "snapshot_url": media_url(c.snapshot_path if c else None), "clip_status": c.status if c else None,
-        "verdict": verdict, "verdict_reason": reason,
+        **{k: d[k] for k in ROW_KEYS}, "ongoing": d["state"] != "end",
+        "duration_s": None if d["end_s"] is None else d["end_s"] - d["start_s"],
+        "wall_start": d["wall_start"], "wall_end": d["wall_end"],
+        "details": d["details"] or {}, "clip_url": media_url(d["clip"]),
+        "snapshot_url": media_url(d["snapshot"]), "clip_status": d["clip_status"],
+        "verdict": d["verdict"], "verdict_reason": d["verdict_reason"],
     }
 
 
 def get_event_row(store: EventStore, event_id: str) -> dict[str, Any] | None:
-    latest, rv = _latest_review()
-    q = (select(EventRow, ClipRow, rv.verdict, rv.reason).where(EventRow.event_id == event_id)
-         .outerjoin(ClipRow, ClipRow.event_id == EventRow.event_id)
-         .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-         .outerjoin(rv, rv.id == latest.c.rid))
-    with store.session() as s:
-        hit = s.execute(q).first()
-    return _row_dict(*hit) if hit else None
+    rec = queries.event(store, event_id)
+    return _row_dict(rec) if rec else None
 
 
 def quality(store: EventStore, lang: str, names: Names | None = None) -> QualityOut:
     """Counts per rule and per camera by current verdict; FP rate = dismissed / (confirmed + dismissed)."""
-    latest, rv = _latest_review()
-    q = (select(EventRow.rule_id, EventRow.camera_id, rv.verdict, func.count())
-         .outerjoin(latest, latest.c.event_id == EventRow.event_id)
-         .outerjoin(rv, rv.id == latest.c.rid)
-         .where(EventRow.superseded_at.is_(None))
-         .group_by(EventRow.rule_id, EventRow.camera_id, rv.verdict))
     by: dict[str, dict[str, dict[str, int]]] = {"rule": {}, "camera": {}}
     names = names or Names()
-    with store.session() as s:
-        for rule_id, cam, verdict, n in s.execute(q):
-            for kind, key in (("rule", rule_id), ("camera", cam)):
-                c = by[kind].setdefault(key, {"confirmed": 0, "dismissed": 0, "unreviewed": 0})
-                c[verdict if verdict in ("confirmed", "dismissed") else "unreviewed"] += int(n)
+    for g in queries.verdict_groups(store, ("rule_id", "camera_id")):
+        for kind, key in (("rule", g.key[0]), ("camera", g.key[1])):
+            c = by[kind].setdefault(key, {"confirmed": 0, "dismissed": 0, "unreviewed": 0})
+            c[g.verdict if g.verdict in queries.VERDICTS else "unreviewed"] += g.n
 
     def rows(kind: str) -> list[QualityRow]:
         out = []
@@ -207,10 +175,7 @@ def quality(store: EventStore, lang: str, names: Names | None = None) -> Quality
 def filter_choices(request: Request) -> dict[str, list[str]]:
     """Cameras, posts and rules for the filter menus: from the site config and the events seen."""
     store = store_of(request)
-    with store.session() as s:
-        cams = set(s.scalars(select(EventRow.camera_id).distinct()))
-        posts = {p for p in s.scalars(select(EventRow.post_id).distinct()) if p}
-        rules = set(s.scalars(select(EventRow.rule_id).distinct()))
+    cams, posts, rules = queries.distinct_values(store)
     cfg = site_config_of(request.app)
     if cfg is not None:
         cams |= {c.id for c in cfg.cameras}

@@ -29,13 +29,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedSeq
-from sqlalchemy import select
 
 from pipeline.config.geometry import polygon_problem
 from pipeline.config.loader import parse_config
 from pipeline.config.models import CameraConfig, SiteConfig
 from pipeline.core.errors import ConfigError, SourceError
-from pipeline.events.schema import ClipRow, EventRow
+from pipeline.events import queries
 from pipeline.sources import VideoFileSource, config_dir, still_frame
 from pipeline.web.auth import AdminUser
 from pipeline.web.i18n import render
@@ -293,11 +292,7 @@ BACKGROUND_TTL_S = 30.0  # a "current" frame: read again after this long
 
 def _latest_clip(request: Request, camera_id: str) -> Path | None:
     data_dir: Path = request.app.state.data_dir
-    with request.app.state.store.session() as s:
-        rels = s.scalars(select(ClipRow.clip_path).join(EventRow, EventRow.event_id == ClipRow.event_id)
-                         .where(EventRow.camera_id == camera_id, ClipRow.clip_path.is_not(None),
-                                ClipRow.status == "ready")
-                         .order_by(EventRow.wall_start.desc(), ClipRow.updated_at.desc()).limit(5)).all()
+    rels = queries.ready_clips(request.app.state.store, camera_id, limit=5)
     base = data_dir.resolve()
     for rel in rels:
         p = (base / rel).resolve()
