@@ -231,7 +231,7 @@ def distinct_values(store: HasSession) -> tuple[set[str], set[str], set[str]]:
 def posts_seen(store: HasSession) -> list[tuple[str, str]]:
     """(camera_id, post_id) pairs the presence table names, then those only the events name."""
     with store.session() as s:
-        pairs = list(s.execute(select(PresenceRow.camera_id, PresenceRow.post_id).distinct()).tuples())
+        pairs = [(c, p) for c, p in s.execute(select(PresenceRow.camera_id, PresenceRow.post_id).distinct())]
         pairs += [(c, p) for c, p in s.execute(select(EventRow.camera_id, EventRow.post_id).distinct()) if p]
     return list(dict.fromkeys(pairs))
 
