@@ -370,6 +370,11 @@ def outages(store: HasSession, *, camera_id: str | None = None, open_only: bool 
         return [OutageRecord(o.id, o.site_id, o.camera_id, o.start, o.end, o.reason) for o in s.scalars(q)]
 
 
+def open_outage_starts(store: HasSession) -> dict[str, dt.datetime]:
+    """camera_id -> start of its open outage (the newest, should a camera have several)."""
+    return {o.camera_id: o.start for o in reversed(outages(store, open_only=True))}
+
+
 @dataclass(frozen=True)
 class CameraStateRecord:
     camera_id: str

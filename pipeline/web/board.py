@@ -89,8 +89,7 @@ def _db_presence(store: Any, post_id: str) -> dict[str, Any] | None:
 
 
 def _open_outages(store: Any) -> dict[str, float]:
-    open_out = queries.outages(store, open_only=True)
-    return {o.camera_id: o.start.timestamp() for o in reversed(open_out)}  # a camera's newest outage wins
+    return {cam: start.timestamp() for cam, start in queries.open_outage_starts(store).items()}
 
 
 def _open_alerts(app: Any, lang: str, now: float) -> list[dict[str, Any]]:

@@ -92,8 +92,7 @@ def health(request: Request) -> dict[str, Any]:
 def cameras(request: Request, user: Viewer) -> dict[str, Any]:
     """State (online / reconnecting / offline), analysed fps, drop rate and latency per camera."""
     rows = camera_rows(request.app)
-    open_out = queries.outages(request.app.state.store, open_only=True)
-    by_cam = {o.camera_id: o.start.isoformat() for o in reversed(open_out)}  # a camera's newest outage wins
+    by_cam = {cam: start.isoformat() for cam, start in queries.open_outage_starts(request.app.state.store).items()}
     for r in rows:
         r["outage_since"] = by_cam.get(r["camera_id"])
     return {"cameras": rows}

@@ -153,8 +153,10 @@ def test_presence_outages_and_clips(store):
     first = store.open_outage("cam1", WALL, "lost")
     store.close_outage(first, WALL + dt.timedelta(minutes=1))
     store.open_outage("cam1", WALL + dt.timedelta(minutes=5), "lost again")
-    assert [o.reason for o in queries.outages(store)] == ["lost again", "lost"]
-    assert [o.reason for o in queries.outages(store, open_only=True)] == ["lost again"]
+    store.open_outage("cam1", WALL + dt.timedelta(minutes=10), "never closed either")
+    assert [o.reason for o in queries.outages(store)] == ["never closed either", "lost again", "lost"]
+    assert [o.reason for o in queries.outages(store, open_only=True, limit=1)] == ["never closed either"]
+    assert queries.open_outage_starts(store) == {"cam1": WALL + dt.timedelta(minutes=10)}
     store.record_event(ev("old", start=10.0))
     store.record_event(ev("new", start=90.0, end=95.0))
     store.record_event(ev("pending", start=99.0, end=100.0))
