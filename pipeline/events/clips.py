@@ -69,7 +69,9 @@ class _Encoder:
             self.stream.pix_fmt = "yuv420p"
             self.stream.time_base = _TIME_BASE
             self.stream.codec_context.time_base = _TIME_BASE
-            self.stream.options = {"crf": str(crf), "preset": preset}
+            # one encoder thread and no lookahead: a clip per event costs a few frames of memory, not dozens
+            self.stream.codec_context.thread_count = 1
+            self.stream.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency"}
         except BaseException:
             self.container.close()
             raise
