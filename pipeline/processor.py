@@ -178,6 +178,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         dets = models.detector.detect(frame)
     persons, objects = split_persons(dets)
     due: list[bool] = []
+    crop_t: dict[bytes, float] = {}  # a crop skeleton's keypoints -> when that crop was analysed
     if rois:
         with stage("gate"):
             due = memory.gate.due(frame.image, t, rois) if memory is not None else [True] * len(rois)
@@ -194,8 +195,13 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
                 part = next(it)
                 if memory is not None:
                     memory.gate.store(i, part)
+                t_part = t
             else:
                 part = memory.gate.result(i) if memory is not None else None
+                t_part = memory.gate.regions[i].t if memory is not None else t
+            if part is not None and part.keypoints is not None:
+                for kp in part.keypoints:
+                    crop_t[_kp_key(kp)] = t if t_part is None else float(t_part)
             parts.append(part if part is not None else Detections.empty())
         near = merge_roi_persons(parts)
         if len(near):
@@ -218,6 +224,9 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
             judged &= persons.keypoint_conf.max(axis=1) == 0
         base = _with_pose_slots(persons)
         kps, kpc = base.keypoints.copy(), base.keypoint_conf.copy()
+        # when each skeleton was measured: reused ones keep their first time, so rules count them once
+        pose_t = np.array([crop_t.get(_kp_key(kps[i]), t) if kpc[i].max() > 0 else np.nan
+                           for i in range(len(persons))], np.float64)
         changed = False
         if memory is not None and judged.any():  # a tracked person who did not move keeps their skeleton
             cad = memory.cadence
@@ -227,6 +236,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
                 if got is not None:
                     shift = (persons.xyxy[i, :2] + persons.xyxy[i, 2:] - got[0][:2] - got[0][2:]) / 2
                     kps[i], kpc[i] = got[1] + shift, got[2]
+                    pose_t[i] = memory.poses.entries[int(tids[i])][0]
                     judged[i] = False
                     changed = True
                     count("pose_reused")
@@ -234,6 +244,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
             with stage("pose"):
                 posed = models.pose.estimate(frame, persons[judged])
             kps[judged], kpc[judged] = posed.keypoints, posed.keypoint_conf
+            pose_t[judged] = t
             count("pose_run", int(judged.sum()))
             if memory is not None:
                 for j, i in enumerate(np.flatnonzero(judged)):
@@ -245,6 +256,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
             with stage("scene"):
                 assigned = assigner.roles(persons, size)  # hips now known: re-anchor
             roles = assigned[0]
+        persons = persons.with_(data={**persons.data, "pose_t": pose_t})
     if models.cascade is not None and len(persons):
         is_staff = np.array([r == "staff" for r in roles])
         if memory is None:
@@ -260,6 +272,10 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
 
 
 _HAND_JOINTS = (7, 8, 9, 10)  # COCO elbows and wrists
+
+
+def _kp_key(kp: np.ndarray) -> bytes:
+    return np.asarray(kp, np.float32).tobytes()
 
 
 def _phone_step(models: Models, frame: Frame, persons: Detections, is_staff: np.ndarray, still: np.ndarray,

@@ -178,6 +178,18 @@ def test_pose_cadence_per_track_in_seconds():
     assert posed_at == [0.0, 0.5, 2.0, 3.5]
 
 
+def test_a_reused_skeleton_keeps_the_time_it_was_measured():
+    cfg = _cfg(cadence={"pose_s": 1.5}, post_crops=False)
+    box = [0.08 * W, 0.32 * H, 0.17 * W, 0.58 * H]
+    pipe, _ = _pipe(cfg, CountingDetector([box]), CountingPose())
+    img = _scene()
+    measured = []
+    for k in range(6):  # posed at 0.0, 0.5 and 2.0 (see the cadence test); reused in between
+        res = pipe.process(_frame(k * 0.5, img.copy(), k))
+        measured.append(res.facts.persons[0].pose_t)
+    assert measured == [0.0, 0.5, 0.5, 0.5, 2.0, 2.0]
+
+
 def test_pose_runs_again_when_the_track_moves():
     cfg = _cfg(cadence={"pose_s": 10.0, "move_iou": 0.8}, post_crops=False)
     box = [0.08 * W, 0.32 * H, 0.17 * W, 0.58 * H]

@@ -170,7 +170,10 @@ class PoseRule(Rule):
 
     The frame judgement must hold in at least `evidence_k` of the last `evidence_n`
     analysed frames (frames where the person could be judged) before the dwell
-    runs, so one bad skeleton never starts the clock. While a dwell runs, the
+    runs, so one bad skeleton never starts the clock. A vote is one pose
+    measurement: a skeleton that gating or cadence reuses on later frames (the
+    same `PersonFact.pose_t`) keeps the timers running on its judgement but adds
+    no vote and no series sample of its own. While a dwell runs, the
     rule's main measure (`measure_key` in the finding's details) is kept, and
     events carry its min / median / max over the dwell in `details["series"]`.
     """
@@ -182,6 +185,7 @@ class PoseRule(Rule):
         super().__init__(params, ctx)
         self._votes: dict[Hashable, deque[bool]] = {}
         self._series: dict[Hashable, list[float]] = {}
+        self._voted: dict[Hashable, float] = {}  # when the measurement behind each subject's last vote was made
 
     @property
     def upright(self) -> UprightModel:
@@ -205,18 +209,24 @@ class PoseRule(Rule):
             self.upright.observe(facts, p.min_keypoint_conf)
         out: list[Event] = []
         seen: set = set()
+        measured = {p.track_id: p.pose_t for p in facts.persons}
         for f in self.judge(facts):
             seen.add(f.key)
             if f.cond is None or not facts.online:
                 continue
             votes = self._votes.setdefault(f.key, deque(maxlen=n))
-            votes.append(bool(f.cond))
+            mt = measured.get(f.track_ids[0]) if len(f.track_ids) == 1 else None
+            fresh = mt is None or not votes or self._voted.get(f.key) != mt
+            if fresh:
+                votes.append(bool(f.cond))
+                if mt is not None:
+                    self._voted[f.key] = mt
             # evidence gates the start of the dwell; once it runs, the Dwell's own hysteresis takes over
             cond = bool(f.cond) if not self._idle(f.key) else sum(votes) >= k
             details = dict(f.details)
             series = self._series.setdefault(f.key, [])
             v = details.get(self.measure_key) if self.measure_key else None
-            if cond and isinstance(v, (int, float)):
+            if cond and fresh and isinstance(v, (int, float)):
                 series.append(float(v))
                 if len(series) > self.series_cap:
                     del series[::2]  # keep the spread with bounded memory
@@ -235,6 +245,7 @@ class PoseRule(Rule):
             for key in [x for x in self._votes if x not in seen and self._idle(x)]:
                 self._votes.pop(key, None)
                 self._series.pop(key, None)
+                self._voted.pop(key, None)
         return out
 
     @property

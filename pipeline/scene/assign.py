@@ -102,6 +102,7 @@ class SceneAssigner:
         roles, post_ids, in_area = assigned if assigned is not None else self.roles(persons, size)
         tids = persons.tracker_id if persons.tracker_id is not None else -np.arange(1, len(persons) + 1)
         pfacts = []
+        pose_t = persons.data.get("pose_t")
         for i in range(len(persons)):
             pfacts.append(PersonFact(
                 track_id=int(tids[i]), xyxy=persons.xyxy[i], confidence=float(persons.confidence[i]),
@@ -109,6 +110,7 @@ class SceneAssigner:
                 keypoints=None if persons.keypoints is None else persons.keypoints[i],
                 keypoint_conf=None if persons.keypoint_conf is None else persons.keypoint_conf[i],
                 in_staff_area=in_area[i],
+                pose_t=None if pose_t is None or not np.isfinite(pose_t[i]) else float(pose_t[i]),
             ))
         ofacts = self._objects(objects, size, pfacts)
         posts: dict[str, PostFacts] = {}

@@ -25,6 +25,7 @@ class PersonFact:
     keypoints: np.ndarray | None = None  # (17,2) pixels, COCO-17 order
     keypoint_conf: np.ndarray | None = None  # (17,)
     in_staff_area: bool = False  # behind the counter, but not in a post's seat
+    pose_t: float | None = None  # when this skeleton was measured (earlier than the frame when it is reused)
 
 
 @dataclass(frozen=True)

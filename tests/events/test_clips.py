@@ -75,6 +75,7 @@ def test_overlapping_events_make_h264_clips_of_pre_event_post(office_frames, tmp
         if abs(t - 11.0) < 1e-6:
             rec.stop("ev_b", t)
         rec.push(f)
+    rec.flush()  # the writer thread has written what it was handed; no clip is closed by this
     # both finished by their post-roll, before close()
     assert set(calls.by_id()) == {"ev_a", "ev_b"}
     rec.close()
@@ -133,16 +134,70 @@ def test_unwritable_folder_fails_the_clip_not_the_pipeline(office_frames, tmp_pa
 
 
 @pytest.mark.data
-def test_missing_ffmpeg_is_a_failed_clip(office_frames, tmp_path):
+def test_missing_encoder_is_a_failed_clip(office_frames, tmp_path):
     calls = _Calls()
-    rec = ClipRecorder(
-        "cam1", tmp_path, pre_roll_s=1.0, post_roll_s=0.0, on_clip=calls, ffmpeg=str(tmp_path / "no-ffmpeg")
-    )
+    rec = ClipRecorder("cam1", tmp_path, pre_roll_s=1.0, post_roll_s=0.0, on_clip=calls, codec="no-such-codec")
     rec.push(office_frames[0])
     rec.start("ev", office_frames[0].timestamp_s)
     rec.stop("ev", office_frames[1].timestamp_s)
     rec.push(office_frames[1])
-    assert calls and calls[0][2] == "failed" and "no-ffmpeg" in str(rec.errors[0])
+    rec.flush()
+    assert calls and calls[0][2] == "failed" and "no-such-codec" in str(rec.errors[0])
+    assert str(tmp_path / "clips" / "ev.mp4") in str(rec.errors[0])
+    assert not list((tmp_path / "clips").iterdir()), "the temp file is removed"
+
+
+@pytest.mark.data
+def test_variable_rate_clip_keeps_each_frame_once_at_its_time(office_frames, tmp_path):
+    calls = _Calls()
+    rec = ClipRecorder("cam1", tmp_path, pre_roll_s=0.0, post_roll_s=0.0, clip_fps=5.0, clip_max_width=320,
+                       on_clip=calls)
+    times = [0.0, 0.2, 0.4, 3.0, 3.2, 6.0]  # two gaps: no frames are repeated to fill them
+    rec.start("ev_vfr", 0.0)
+    for t, f in zip(times, office_frames, strict=False):
+        rec.push(type(f)(f.source_id, f.index, t, f.image))
+    rec.stop("ev_vfr", 6.0)
+    rec.close()
+    (_, rel, status, duration), = calls
+    assert status == "ready" and abs(duration - 6.2) < 1e-6
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time",
+                          "-of", "csv=p=0", str(tmp_path / rel)], capture_output=True, text=True, check=True).stdout
+    pts = [float(x.strip(",")) for x in out.split()]
+    assert len(pts) == len(times)
+    assert [round(p - pts[0], 2) for p in pts] == times
+    assert abs(_probe(tmp_path / rel)["duration"] - 6.2) <= 0.25
+
+
+@pytest.mark.data
+def test_a_busy_encoder_never_blocks_analysis(office_frames, tmp_path, monkeypatch):
+    import threading
+
+    from pipeline.events import clips as clips_mod
+
+    release = threading.Event()
+    real_write = clips_mod._Encoder.write
+
+    def slow_write(self, image, pts_ms):
+        release.wait(60)  # the encoder is stuck until the test lets it go
+        real_write(self, image, pts_ms)
+
+    monkeypatch.setattr(clips_mod._Encoder, "write", slow_write)
+    calls = _Calls()
+    rec = ClipRecorder("cam1", tmp_path, pre_roll_s=0.0, post_roll_s=0.0, clip_fps=5.0, clip_max_width=320,
+                       on_clip=calls, queue_frames=8)
+    rec.start("ev_busy", 0.0)
+    for i in range(40):  # pushes return while the writer is stuck; what does not fit in its queue is dropped
+        f = office_frames[i % len(office_frames)]
+        rec.push(type(f)(f.source_id, i, i * 0.2, f.image))
+    assert calls == [] and rec.active == ["ev_busy"]
+    release.set()
+    rec.stop("ev_busy", 39 * 0.2)
+    rec.close()
+    assert calls[0][2] == "ready" and not rec.errors
+    frames = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+                             "stream=nb_read_frames", "-of", "csv=p=0", str(tmp_path / calls[0][1])],
+                            capture_output=True, text=True, check=True).stdout
+    assert 2 <= int(frames) < 40  # the queue held a few; the rest were dropped, not waited for
 
 
 @pytest.mark.data

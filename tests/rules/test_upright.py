@@ -145,6 +145,22 @@ def test_one_bad_frame_never_starts_a_dwell():
     assert run_rule(r, frames) == []  # 1 frame in 5 past the threshold: below the 3-of-5 evidence
 
 
+def test_a_reused_skeleton_votes_once():
+    """Gating hands one measurement on to later frames: it counts as one vote, however many frames show it."""
+    def frames(reused: bool):
+        out = []
+        for t in range(60):
+            bad = t % 5 < 3
+            measured = t - t % 5 if bad and reused else t
+            out.append(facts(t, [replace(posed(tilted(40) if bad else "upright"), pose_t=float(measured))]))
+        return out
+    rule = lambda: Slouch(Slouch.Params(min_duration_s=0, update_every_s=1000), RuleContext(upright=_fixed()))  # noqa: E731
+    # one bad skeleton in five, shown again on the next two frames: one vote in five, no event
+    assert run_rule(rule(), frames(reused=True)) == []
+    # the same frames as three fresh measurements in five: 3-of-5 evidence starts the dwell
+    assert [s for _, s, _ in run_rule(rule(), frames(reused=False))][:1] == ["start"]
+
+
 class ScriptedPose:
     """Gives each person box the same seated skeleton, tilted by `deg` in the image."""
 
