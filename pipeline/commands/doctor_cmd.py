@@ -117,6 +117,12 @@ def check_python() -> list[Check]:
     for mod, (pkg, why) in PY_MODULES.items():
         ok = importlib.util.find_spec(mod) is not None
         out.append(Check("python", mod, ok, f"for {why}" if ok else f"missing (pip install {pkg}): needed for {why}"))
+    from importlib.metadata import distributions
+
+    wheels = sorted({d.metadata["Name"].lower() for d in distributions()
+                     if (d.metadata["Name"] or "").lower().startswith("opencv-")})
+    out.append(Check("python", "one OpenCV wheel", len(wheels) <= 1, ", ".join(wheels) if len(wheels) <= 1 else
+                     f"{', '.join(wheels)} share cv2/: keep opencv-contrib-python (see .ci/setup)", optional=True))
     ok = importlib.util.find_spec("playwright") is not None
     out.append(Check("python", "playwright", ok, "browser tests" if ok else
                      "missing (pip install -e '.[dev]'): only the browser tests need it", optional=True))

@@ -98,3 +98,21 @@ def test_analyze_without_ffmpeg_warns_before_anything_else(tmp_path, empty_path)
     lines = run.stderr.strip().splitlines()
     assert lines[0].startswith("warning: ffmpeg not found") and "apt-get install ffmpeg" in lines[0]
     assert lines[1:] == [f"error: {tmp_path / 'nope.mp4'}: video file not found"]
+
+
+def test_doctor_notes_more_than_one_opencv_wheel(monkeypatch):
+    import importlib.metadata
+
+    from pipeline.commands.doctor_cmd import check_python
+
+    class Dist:
+        def __init__(self, name):
+            self.metadata = {"Name": name}
+
+    def one(names):
+        monkeypatch.setattr(importlib.metadata, "distributions", lambda: [Dist(n) for n in names])
+        return next(c for c in check_python() if c.item == "one OpenCV wheel")
+
+    assert one(["numpy", "opencv-contrib-python"]).ok
+    two = one(["opencv-contrib-python", "opencv-python"])
+    assert not two.ok and two.optional and "opencv-python" in two.detail
