@@ -96,7 +96,7 @@ def run_batch(cfg: SiteConfig, day: dt.date, recordings_dir: str | Path, data_di
     threads = max(1, (os.cpu_count() or 1) // n_workers)
     jobs = [Job(path=str(r.path), camera_id=r.camera_id, start=r.start, config=cfg_json, config_version=version,
                 data_dir=str(data_dir), db_url=db_url, fps=fps, progress=progress, retry_failed=retry_failed,
-                threads=min(threads, cfg.models.detector.threads))
+                threads=min(threads, cfg.models.detector.threads_or(threads)))
             for r in found.recordings]
     t0 = time.perf_counter()
     bar = tqdm(total=len(jobs), desc=f"batch {day}", unit="file", position=0, disable=not progress,

@@ -104,7 +104,7 @@ def analyze_one(job: Job) -> Outcome:
             return out
         cfg = SiteConfig.model_validate(job.config)
         if job.threads:
-            det = cfg.models.detector.model_copy(update={"threads": job.threads})
+            det = cfg.models.detector.with_threads(job.threads)
             cfg = cfg.model_copy(update={"models": cfg.models.model_copy(update={"detector": det})})
         aid = ledger.begin(store, path, sha, job.config_version, job.camera_id)
         t0 = time.perf_counter()

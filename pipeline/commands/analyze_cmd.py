@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.commands.syscheck import CLIP_NEEDS, require
 from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError, SourceError
 from pipeline.core.sitetime import use_site_timezone
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.processor import build_models
 
     cfg = load_config(args.config)
+    require(warn=CLIP_NEEDS)
     use_site_timezone(cfg)
     start = None
     if args.start:

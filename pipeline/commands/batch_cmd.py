@@ -6,7 +6,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from pipeline.commands.report_cmd import add_report_args, parse_day, run_report
+from pipeline.commands.report_cmd import add_report_args, parse_day, report_needs, run_report
+from pipeline.commands.syscheck import CLIP_NEEDS, require
 
 
 def _batch_args(p: argparse.ArgumentParser) -> None:
@@ -42,6 +43,7 @@ def run_batch_cmd(args: argparse.Namespace, day: dt.date) -> int:
     from pipeline.core.sitetime import use_site_timezone
 
     cfg = load_config(args.config)
+    require(warn=CLIP_NEEDS)
     use_site_timezone(cfg)  # before the workers start: they inherit TZ
     summary = run_batch(cfg, day, args.recordings, args.data, workers=args.workers, fps=args.fps,
                         executor=args.executor, ray_address=args.ray_address, db_url=getattr(args, "db_url", None),
@@ -58,6 +60,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 def _nightly(args: argparse.Namespace) -> int:
     day = parse_day(args.date) if args.date else dt.date.today() - dt.timedelta(days=1)
+    require(fail=report_needs(args))  # before the batch: the report at its end needs them
     rc = run_batch_cmd(args, day)
     args.data = str(args.data)
     run_report(args, day, str(Path(args.out) / day.isoformat()))

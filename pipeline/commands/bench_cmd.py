@@ -75,7 +75,7 @@ def bench_config(n: int, clip: str, base: Any = None, no_pose: bool = False) -> 
         data["models"] = base.models.model_dump()
         data["analysis"] = base.analysis.model_dump()
     if no_pose:
-        data.setdefault("models", {}).setdefault("pose", {})["type"] = "none"
+        data.setdefault("models", {})["pose"] = {"type": "none"}
     return SiteConfig.model_validate(data)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = PROJECT / "configs" / "demo.yaml"
 # module -> (pip package, needed for)
 PY_MODULES = {
-    "numpy": ("numpy", "everything"), "cv2": ("opencv-python-headless", "video and images"),
+    "numpy": ("numpy", "everything"), "cv2": ("opencv-contrib-python", "video and images"),
     "onnxruntime": ("onnxruntime", "the person detector"), "av": ("av", "video decoding"),
     "fastapi": ("fastapi", "the web app"), "uvicorn": ("uvicorn", "the web app"),
     "openpyxl": ("openpyxl", "report.xlsx"), "matplotlib": ("matplotlib", "report charts"),
@@ -104,21 +103,12 @@ def check_samples() -> list[Check]:
 
 
 def check_system() -> list[Check]:
-    from pipeline.reports.fonts import find_cjk_font
-    from pipeline.reports.pdf import find_browser
+    from pipeline.commands.syscheck import PACKAGES
 
     out = []
-    for tool in ("ffmpeg", "ffprobe"):
-        found = shutil.which(tool)
-        out.append(Check("system", tool, bool(found), found or "not on PATH: apt-get install ffmpeg"))
-    try:
-        out.append(Check("system", "chromium", True, f"{find_browser()} (report.pdf, browser tests)"))
-    except CounterwatchError as exc:
-        out.append(Check("system", "chromium", False, f"{exc}; `counterwatch report --no-pdf` works without it"))
-    try:
-        out.append(Check("system", "CJK font", True, str(find_cjk_font())))
-    except CounterwatchError as exc:
-        out.append(Check("system", "CJK font", False, str(exc)))
+    for pkg in PACKAGES.values():
+        path, why = pkg.locate()
+        out.append(Check("system", pkg.name, path is not None, f"{path} ({pkg.purpose})" if path else why))
     return out
 
 
@@ -127,6 +117,12 @@ def check_python() -> list[Check]:
     for mod, (pkg, why) in PY_MODULES.items():
         ok = importlib.util.find_spec(mod) is not None
         out.append(Check("python", mod, ok, f"for {why}" if ok else f"missing (pip install {pkg}): needed for {why}"))
+    from importlib.metadata import distributions
+
+    wheels = sorted({d.metadata["Name"].lower() for d in distributions()
+                     if (d.metadata["Name"] or "").lower().startswith("opencv-")})
+    out.append(Check("python", "one OpenCV wheel", len(wheels) <= 1, ", ".join(wheels) if len(wheels) <= 1 else
+                     f"{', '.join(wheels)} share cv2/: keep opencv-contrib-python (see .ci/setup)", optional=True))
     ok = importlib.util.find_spec("playwright") is not None
     out.append(Check("python", "playwright", ok, "browser tests" if ok else
                      "missing (pip install -e '.[dev]'): only the browser tests need it", optional=True))

@@ -38,9 +38,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_report)
 
 
+def report_needs(args: argparse.Namespace) -> tuple[str, ...]:
+    """System packages the report cannot be written without (see pipeline.commands.syscheck)."""
+    return ("cjk-font",) if args.no_pdf else ("cjk-font", "chromium")
+
+
 def run_report(args: argparse.Namespace, day: dt.date, out: str) -> int:
     import sys
 
+    from pipeline.commands.syscheck import require
+
+    require(fail=report_needs(args))
     from pipeline.core.sitetime import use_site_timezone
     from pipeline.events.siteconfig import config_for_report
     from pipeline.reports.build import build_report

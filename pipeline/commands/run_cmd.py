@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from pipeline.commands.syscheck import CLIP_NEEDS, require
 from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError
 from pipeline.core.sitetime import describe, schedule_status, use_site_timezone
@@ -49,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.web.live_api import prefer_live_routes
 
     install_json_logging()
+    require(warn=CLIP_NEEDS)
     if args.fps is not None and args.fps <= 0:
         raise ConfigError(f"--fps must be > 0, got {args.fps}")
     if args.workers is not None and args.workers < 1:

@@ -9,12 +9,13 @@ post and field. Validators never do I/O.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, create_model, field_validator, model_validator
+from pydantic import Field, TypeAdapter, create_model, field_validator, model_validator
 
 from pipeline.config.geometry import MAX_POLYGON_POINTS, check_polygon
 from pipeline.config.rule_params import RuleParams, StrictModel, TimeWindow
+from pipeline.detectors.registry import BackendConfig, detector_configs, pose_configs
 
 # The shape of points and polygons is checked by `check_polygon` in the model validators,
 # so that a message names the camera, post and field (pydantic's own would name list indices).
@@ -123,26 +124,30 @@ class RosterConfig(StrictModel):
         return any(lv.staff == staff_id and lv.date <= day <= (lv.until or lv.date) for lv in self.leave)
 
 
-class DetectorConfig(StrictModel):
-    type: Literal["yolo_onnx", "ultralytics"] = "yolo_onnx"
-    model: str = Field("yolov8n_int8.onnx",
-                       description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
-                                   "misses seated staff in 1080p CCTV)")
-    conf_threshold: float = Field(0.3, ge=0, le=1)
-    iou_threshold: float = Field(0.5, ge=0, le=1)
-    threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads")
-    imgsz: int | None = Field(None, ge=32, le=4096, description="Input size for models with a dynamic input")
+# Detector and pose backends own their config: each plugin file in pipeline/detectors declares a
+# model with a `type: Literal[...]` discriminator and only the fields its backend reads, and these
+# sections are the discriminated unions of those models (a field a backend would ignore is an error).
+# A section that names no type gets the default backend's.
+DEFAULT_DETECTOR = "yolo_onnx"
+DEFAULT_POSE = "yolo_pose"
+DetectorSettings = Annotated[Union[detector_configs()], Field(discriminator="type")]  # noqa: UP007
+PoseSettings = Annotated[Union[pose_configs()], Field(discriminator="type")]  # noqa: UP007
+_DETECTOR_ADAPTER: TypeAdapter = TypeAdapter(DetectorSettings)
+_POSE_ADAPTER: TypeAdapter = TypeAdapter(PoseSettings)
 
 
-class PoseConfig(StrictModel):
-    type: Literal["yolo_pose", "mediapipe_pose", "none"] = "yolo_pose"
-    model: str = Field("yolo11n-pose_int8.tflite", description="File name in the models directory, or a path")
-    conf_threshold: float = Field(0.25, ge=0, le=1, description="Person score of the pose model (also finds staff "
-                                                                 "in the crops around posts)")
-    staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
-    mode: Literal["frame", "crops", "hybrid"] = Field(
-        "hybrid", description="YOLO-pose: whole frame, person crops, or whole frame then crops for the missed")
-    threads: int = Field(2, ge=1, le=64, description="Inference threads")
+def _with_default_type(value: Any, default: str) -> Any:
+    return {"type": default, **value} if isinstance(value, dict) and "type" not in value else value
+
+
+def DetectorConfig(**fields: Any) -> BackendConfig:  # noqa: N802  (reads as the section's constructor)
+    """The `models.detector` config of the backend named by `type` (default yolo_onnx)."""
+    return _DETECTOR_ADAPTER.validate_python(_with_default_type(fields, DEFAULT_DETECTOR))
+
+
+def PoseConfig(**fields: Any) -> BackendConfig:  # noqa: N802
+    """The `models.pose` config of the backend named by `type` (default yolo_pose; `none`: no pose model)."""
+    return _POSE_ADAPTER.validate_python(_with_default_type(fields, DEFAULT_POSE))
 
 
 class PhoneCascadeConfig(StrictModel):
@@ -154,13 +159,23 @@ class PhoneCascadeConfig(StrictModel):
 
 
 class ModelsConfig(StrictModel):
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    pose: PoseConfig = Field(default_factory=PoseConfig)
+    detector: DetectorSettings = Field(default_factory=DetectorConfig)
+    pose: PoseSettings = Field(default_factory=PoseConfig)
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
     post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
     post_crops_model: str | None = Field(
         None, description="YOLO-pose file for the post crops, all crops of a frame in one batch when its batch axis "
                           "is dynamic (e.g. yolo11n-pose_fp32_320_dyn.onnx); null: the pose model")
+
+    @field_validator("detector", mode="before")
+    @classmethod
+    def default_detector_type(cls, value: Any) -> Any:
+        return _with_default_type(value, DEFAULT_DETECTOR)
+
+    @field_validator("pose", mode="before")
+    @classmethod
+    def default_pose_type(cls, value: Any) -> Any:
+        return _with_default_type(value, DEFAULT_POSE)
 
 
 class GatingConfig(StrictModel):

@@ -34,8 +34,8 @@ class ThreadPlan:
 
         cv2.setNumThreads(self.opencv)
         m = cfg.models
-        det = m.detector.model_copy(update={"threads": self.intra_op})
-        pose = m.pose.model_copy(update={"threads": self.intra_op})
+        det = m.detector.with_threads(self.intra_op)
+        pose = m.pose.with_threads(self.intra_op)
         return cfg.model_copy(update={"models": m.model_copy(update={"detector": det, "pose": pose})})
 
     def as_dict(self) -> dict[str, int | bool]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.config.models import DetectorConfig, PhoneCascadeConfig
+from pipeline.config.models import DetectorSettings, PhoneCascadeConfig
 from pipeline.core.skeleton import KP
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import Detector, expand_box, nms
@@ -149,7 +149,7 @@ def _with_person_index(d: Detections, idx: np.ndarray) -> Detections:
     return d.with_(data={**d.data, "person_index": idx})
 
 
-def build_cascade(cfg: PhoneCascadeConfig, detector_cfg: DetectorConfig) -> PhoneCascade | None:
+def build_cascade(cfg: PhoneCascadeConfig, detector_cfg: DetectorSettings) -> PhoneCascade | None:
     """The cascade a site config asks for (None when disabled).
 
     It gets its own detector instance whose threshold is the cascade's, because the

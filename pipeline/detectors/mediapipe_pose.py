@@ -8,20 +8,36 @@ person the main detector found, with a margin so that hands and head stay inside
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from pipeline.config.models import PoseConfig
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.skeleton import mediapipe_to_coco
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import drop_outside_box, expand_box, with_empty_pose
-from pipeline.detectors.registry import pose_backend
+from pipeline.detectors.registry import BackendConfig, pose_backend
 
 # BlazePose works on about 256 px; tiny crops are upscaled so its detector has something to find.
 _MIN_CROP_SIDE = 256
+
+
+class MediaPipePoseConfig(BackendConfig):
+    """`models.pose.type: mediapipe_pose`: BlazePose on person crops.
+
+    No `threads` and no `mode`: MediaPipe's Python tasks API has no thread setting (its
+    graph schedules its own), and this backend always works on crops, so a config that
+    sets either is rejected instead of being silently ignored.
+    """
+
+    type: Literal["mediapipe_pose"] = "mediapipe_pose"
+    model: str = Field("pose_landmarker_full.task", pattern=r"\.task$",
+                       description="MediaPipe PoseLandmarker bundle (.task) in the models directory, or a path")
+    conf_threshold: float = Field(0.25, ge=0, le=1, description="Pose detection and presence score")
+    staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
 
 
 class MediaPipePoseEstimator:
@@ -86,7 +102,6 @@ class MediaPipePoseEstimator:
         return out.with_(keypoints=kps, keypoint_conf=kcs)
 
 
-@pose_backend("mediapipe_pose")
-def build(cfg: PoseConfig) -> MediaPipePoseEstimator:
-    model = cfg.model if cfg.model.endswith(".task") else "pose_landmarker_full.task"
-    return MediaPipePoseEstimator(model, conf_threshold=cfg.conf_threshold)
+@pose_backend("mediapipe_pose", MediaPipePoseConfig)
+def build(cfg: MediaPipePoseConfig) -> MediaPipePoseEstimator:
+    return MediaPipePoseEstimator(cfg.model, conf_threshold=cfg.conf_threshold)

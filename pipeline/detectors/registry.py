@@ -1,26 +1,60 @@
-"""One registry from config `type` to backend builder.
+"""One registry from config `type` to backend config model and builder.
 
-Each backend is one plugin file in this package that decorates its builder with
-`@detector_backend("type")` or `@pose_backend("type")`. The plugin modules are
-imported on first use, so a backend that needs an optional extra (ultralytics) only
-fails when a config asks for it, and then with an error saying what to install.
+Each backend is one plugin file in this package that declares its own pydantic config
+(a `BackendConfig` with a `type: Literal[...]` discriminator and only the fields its
+backend reads) and decorates its builder with `@detector_backend("type", Config)` or
+`@pose_backend("type", Config)`. The site config's `models.detector` and `models.pose`
+sections are the discriminated unions of those models, so a field a backend would
+ignore is a config error, not a silent default. The plugin modules import their
+frameworks inside the builders, so a backend that needs an optional extra
+(ultralytics) only fails when a config asks for it, and then says what to install.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, Self
 
-from pipeline.config.models import DetectorConfig, PoseConfig
+from pipeline.config.rule_params import StrictModel
 from pipeline.core.errors import ConfigError
-from pipeline.detectors.base import Detector, PoseEstimator
 
-DETECTORS: dict[str, Callable[[DetectorConfig], Detector]] = {}
-POSES: dict[str, Callable[[PoseConfig], PoseEstimator]] = {}
 
-# Plugin modules: importing them fills the registries. The ultralytics plugin imports
-# its framework inside the builder, so importing the module itself is cheap and safe.
+class BackendConfig(StrictModel):
+    """Config of one detector or pose backend; subclasses add `type: Literal[...]` and their fields."""
+
+    type: str
+
+    def with_threads(self, n: int) -> Self:
+        """The same config with `n` inference threads where the backend takes a thread count; else unchanged."""
+        return self.model_copy(update={"threads": n}) if "threads" in type(self).model_fields else self
+
+    def threads_or(self, default: int) -> int:
+        """The backend's inference thread count, or `default` for a backend that has none."""
+        return self.threads if "threads" in type(self).model_fields else default  # type: ignore[attr-defined]
+
+
+class NoPoseConfig(BackendConfig):
+    """`models.pose.type: none`: no pose model; posture rules see no skeletons."""
+
+    type: Literal["none"] = "none"
+
+    @property
+    def model(self) -> None:
+        return None
+
+    @property
+    def staff_only(self) -> bool:
+        return True
+
+
+DETECTORS: dict[str, Callable[[Any], Any]] = {}
+POSES: dict[str, Callable[[Any], Any]] = {"none": lambda cfg: None}
+DETECTOR_CONFIGS: dict[str, type[BackendConfig]] = {}
+POSE_CONFIGS: dict[str, type[BackendConfig]] = {"none": NoPoseConfig}
+
+# Plugin modules: importing them fills the registries. Each imports its framework inside
+# the builder, so importing the module itself is cheap and safe.
 PLUGIN_MODULES = (
     "pipeline.detectors.yolo_onnx",
     "pipeline.detectors.yolo_pose",
@@ -30,23 +64,27 @@ PLUGIN_MODULES = (
 _loaded = False
 
 
-def detector_backend(type_name: str) -> Callable[[Any], Any]:
+def _register(builders: dict, configs: dict, type_name: str, config: type[BackendConfig]) -> Callable[[Any], Any]:
+    if config.model_fields["type"].default != type_name:
+        raise TypeError(f"{config.__name__}.type must default to {type_name!r}")
+
     def deco(fn):
-        DETECTORS[type_name] = fn
+        builders[type_name] = fn
+        configs[type_name] = config
         return fn
 
     return deco
 
 
-def pose_backend(type_name: str) -> Callable[[Any], Any]:
-    def deco(fn):
-        POSES[type_name] = fn
-        return fn
-
-    return deco
+def detector_backend(type_name: str, config: type[BackendConfig]) -> Callable[[Any], Any]:
+    return _register(DETECTORS, DETECTOR_CONFIGS, type_name, config)
 
 
-def _load_plugins() -> None:
+def pose_backend(type_name: str, config: type[BackendConfig]) -> Callable[[Any], Any]:
+    return _register(POSES, POSE_CONFIGS, type_name, config)
+
+
+def load_plugins() -> None:
     global _loaded
     if not _loaded:
         for name in PLUGIN_MODULES:
@@ -54,27 +92,32 @@ def _load_plugins() -> None:
         _loaded = True
 
 
-def build_detector(cfg: DetectorConfig) -> Detector:
+def detector_configs() -> tuple[type[BackendConfig], ...]:
+    """The config models of every detector backend (the members of the `models.detector` union)."""
+    load_plugins()
+    return tuple(DETECTOR_CONFIGS.values())
+
+
+def pose_configs() -> tuple[type[BackendConfig], ...]:
+    """The config models of every pose backend, `none` included (the members of the `models.pose` union)."""
+    load_plugins()
+    return tuple(POSE_CONFIGS.values())
+
+
+def _builder(builders: dict, cfg: BackendConfig, section: str):
+    load_plugins()
+    try:
+        return builders[cfg.type]
+    except KeyError:
+        raise ConfigError(f"models.{section}.type: unknown backend {cfg.type!r} "
+                          f"(known: {', '.join(sorted(builders))})") from None
+
+
+def build_detector(cfg: BackendConfig):
     """The detector named by `cfg.type` (models.detector.type in the site config)."""
-    _load_plugins()
-    try:
-        builder = DETECTORS[cfg.type]
-    except KeyError:
-        raise ConfigError(
-            f"models.detector.type: unknown detector {cfg.type!r} (known: {', '.join(sorted(DETECTORS))})"
-        ) from None
-    return builder(cfg)
+    return _builder(DETECTORS, cfg, "detector")(cfg)
 
 
-def build_pose(cfg: PoseConfig) -> PoseEstimator | None:
+def build_pose(cfg: BackendConfig):
     """The pose estimator named by `cfg.type`, or None for type 'none'."""
-    if cfg.type == "none":
-        return None
-    _load_plugins()
-    try:
-        builder = POSES[cfg.type]
-    except KeyError:
-        raise ConfigError(
-            f"models.pose.type: unknown pose estimator {cfg.type!r} (known: {', '.join(sorted(POSES))}, none)"
-        ) from None
-    return builder(cfg)
+    return _builder(POSES, cfg, "pose")(cfg)

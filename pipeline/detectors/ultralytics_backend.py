@@ -9,14 +9,28 @@ import happens when a config asks for this backend. Results are read by attribut
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
-from pipeline.config.models import DetectorConfig
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.registry import detector_backend
+from pipeline.detectors.registry import BackendConfig, detector_backend
+
+
+class UltralyticsConfig(BackendConfig):
+    """`models.detector.type: ultralytics` (extra `counterwatch[ultralytics]`): any model Ultralytics loads.
+
+    No `threads`: Ultralytics runs on torch's process-wide pool, which a per-model setting cannot bound.
+    """
+
+    type: Literal["ultralytics"] = "ultralytics"
+    model: str = Field("yolov8n_int8.onnx", description="File name in the models directory, or a path (.pt, .onnx)")
+    conf_threshold: float = Field(0.3, ge=0, le=1)
+    iou_threshold: float = Field(0.5, ge=0, le=1)
+    imgsz: int | None = Field(None, ge=32, le=4096, description="Inference size (default: the model's)")
 
 INSTALL_HINT = "pip install 'counterwatch[ultralytics]'"
 
@@ -91,8 +105,8 @@ class UltralyticsDetector:
         return self.detect_batch([frame.image])[0]
 
 
-@detector_backend("ultralytics")
-def build(cfg: DetectorConfig) -> UltralyticsDetector:
+@detector_backend("ultralytics", UltralyticsConfig)
+def build(cfg: UltralyticsConfig) -> UltralyticsDetector:
     return UltralyticsDetector(
-        cfg.model, conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold, imgsz=getattr(cfg, "imgsz", None)
+        cfg.model, conf_threshold=cfg.conf_threshold, iou_threshold=cfg.iou_threshold, imgsz=cfg.imgsz
     )

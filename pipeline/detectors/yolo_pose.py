@@ -21,8 +21,8 @@ from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from pipeline.config.models import PoseConfig
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.types import Detections, Frame
@@ -37,9 +37,22 @@ from pipeline.detectors.base import (
     nms,
     with_empty_pose,
 )
-from pipeline.detectors.registry import pose_backend
+from pipeline.detectors.registry import BackendConfig, pose_backend
 
 PoseMode = Literal["frame", "crops", "hybrid"]
+
+
+class YoloPoseConfig(BackendConfig):
+    """`models.pose.type: yolo_pose` (the default): YOLO-pose as TFLite or ONNX."""
+
+    type: Literal["yolo_pose"] = "yolo_pose"
+    model: str = Field("yolo11n-pose_int8.tflite", description="File name in the models directory, or a path")
+    conf_threshold: float = Field(0.25, ge=0, le=1, description="Person score of the pose model (also finds staff "
+                                                                 "in the crops around posts)")
+    staff_only: bool = Field(True, description="Run pose on staff only (customers are never judged)")
+    mode: PoseMode = Field(
+        "hybrid", description="Whole frame, person crops, or whole frame then crops for the missed")
+    threads: int = Field(2, ge=1, le=64, description="Inference threads")
 
 
 class _TFLiteRunner:
@@ -214,7 +227,7 @@ class YoloPoseEstimator:
         return out.with_(keypoints=kps.astype(np.float32), keypoint_conf=kcs.astype(np.float32))
 
 
-@pose_backend("yolo_pose")
-def build(cfg: PoseConfig) -> YoloPoseEstimator:
-    model = YoloPoseModel(cfg.model, conf_threshold=cfg.conf_threshold, threads=getattr(cfg, "threads", 2))
-    return YoloPoseEstimator(model, mode=getattr(cfg, "mode", "hybrid"))
+@pose_backend("yolo_pose", YoloPoseConfig)
+def build(cfg: YoloPoseConfig) -> YoloPoseEstimator:
+    model = YoloPoseModel(cfg.model, conf_threshold=cfg.conf_threshold, threads=cfg.threads)
+    return YoloPoseEstimator(model, mode=cfg.mode)

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 def single_thread_cfg(cfg: SiteConfig) -> SiteConfig:
     """The same config with one inference thread per model (the pool supplies the parallelism)."""
-    det = cfg.models.detector.model_copy(update={"threads": 1})
-    pose = cfg.models.pose.model_copy(update={"threads": 1})  # read by backends that accept threads
+    det = cfg.models.detector.with_threads(1)
+    pose = cfg.models.pose.with_threads(1)  # backends without a thread count are left as they are
     return cfg.model_copy(update={"models": cfg.models.model_copy(update={"detector": det, "pose": pose})})
 
 
