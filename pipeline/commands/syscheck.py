@@ -2,10 +2,10 @@
 
 pip cannot install these, so a missing one is named with the Debian package that
 provides it. `counterwatch doctor` lists the same table; commands call `require`
-before any work: clip writing (analyze, batch, run) warns without ffmpeg (events
-are still recorded, their clips are not), snapshots warn without a CJK font (the
-Chinese text shows as boxes), and a report fails at once without its font or,
-unless --no-pdf, without Chromium.
+before any work: evidence writing (analyze, batch, run) warns without a CJK font
+(snapshot captions would show boxes; clips are encoded in-process by PyAV, so no
+ffmpeg binary is needed), and a report fails at once without its font or, unless
+--no-pdf, without Chromium. ffmpeg/ffprobe are listed for the test suite.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class SystemPackage:
 
 
 PACKAGES = {
-    "ffmpeg": SystemPackage("ffmpeg", "ffmpeg", "needed to write evidence clips", _which("ffmpeg")),
+    "ffmpeg": SystemPackage("ffmpeg", "ffmpeg", "used by the tests to check clips and serve test streams", _which("ffmpeg")),
     "ffprobe": SystemPackage("ffprobe", "ffmpeg", "needed by the clip checks of the tests", _which("ffprobe")),
     "chromium": SystemPackage("chromium", "chromium", "needed for report.pdf (--no-pdf skips it) and the browser tests", _browser),
     "cjk-font": SystemPackage("CJK font", "fonts-noto-cjk", "needed for the report and the snapshot captions",
@@ -65,8 +65,8 @@ PACKAGES = {
 }
 
 
-# What writing evidence needs: clips (ffmpeg) and snapshot captions (a CJK font).
-CLIP_NEEDS = ("ffmpeg", "cjk-font")
+# What writing evidence needs: snapshot captions (a CJK font); clips need only PyAV's bundled libx264.
+CLIP_NEEDS = ("cjk-font",)
 
 
 class SystemPackageError(CounterwatchError):
