@@ -17,7 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.errors import CounterwatchError, SourceError
 from pipeline.core.stages import stage
 from pipeline.core.types import Event
@@ -26,7 +26,10 @@ from pipeline.events.reconcile import Reconciler, recording_keys
 from pipeline.events.sinks import JsonlSink, PresenceRecorder, StoreSink, event_json
 from pipeline.events.store import EventStore
 from pipeline.processor import CameraPipeline, Models, build_models
+from pipeline.rules.base import RULES
+from pipeline.settings import SiteConfig
 from pipeline.sources import open_source
+from pipeline.sources.file import video_duration_s
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +182,6 @@ def _truncated(path: Path, video_s: float, fps: float, frames: int) -> str | Non
         return None
     if frames == 0:
         return f"{path}: no frame could be decoded (corrupt or empty recording)"
-    from pipeline.batch.discover import video_duration_s
-
     expected = video_duration_s(path)
     if expected is None or video_s >= expected * 0.95 - max(2.0 / fps, 1.0):
         return None
@@ -190,8 +191,6 @@ def _truncated(path: Path, video_s: float, fps: float, frames: int) -> str | Non
 
 def summary_table(events: list[dict[str, Any]]) -> str:
     """Events per rule, as a small text table."""
-    from pipeline.rules.base import RULES
-
     counts = Counter(e["rule_id"] for e in events)
     rows = [("rule", "article", "name", "events")]
     for rule_id in sorted(counts):

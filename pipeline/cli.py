@@ -2,7 +2,8 @@
 
 Each command family lives in its own module with `add_parser(subparsers)`; the
 parser sets `func`. User-facing errors (CounterwatchError) print as one line
-with no traceback and exit 2.
+with no traceback and exit 2. A command module imports the machinery it runs (models,
+the store, the web app) inside its handler, so that `counterwatch --help` stays fast.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if not os.environ.get("COUNTERWATCH_DEBUG"):
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
 from pipeline.core.errors import CounterwatchError
+from pipeline.live.logjson import install_json_logging
 
 # Modules that contribute subcommands (each has add_parser(subparsers)).
 COMMAND_MODULES = [
@@ -63,7 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from pipeline.live.logjson import install_json_logging
 
     install_json_logging()  # COUNTERWATCH_LOG_JSON=1: JSON lines for every command
     old_umask = os.umask(0o077)  # data files (DB, WAL, events.jsonl, clips, backups) 0600, folders 0700

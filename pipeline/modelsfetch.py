@@ -20,6 +20,7 @@ import yaml
 
 from pipeline.core.errors import ConfigError, ModelNotFoundError
 from pipeline.core.modelpath import PROJECT_MODELS, models_dirs
+from pipeline.detectors.ultralytics_backend import import_ultralytics
 
 MANIFEST = PROJECT_MODELS / "manifest.yaml"
 _CHUNK = 1 << 16
@@ -146,7 +147,6 @@ def build(entry: ModelEntry, entries: list[ModelEntry], dest: Path, *, progress:
     recipe = entry.recipe or {}
     weights = find_entry(entries, recipe["weights"])
     pt, _ = fetch(weights, dest, progress=progress, timeout_s=timeout_s)
-    from pipeline.detectors.ultralytics_backend import import_ultralytics
 
     yolo_cls = import_ultralytics(f"models fetch {entry.name} (an export recipe)")
     dynamic = bool(recipe.get("dynamic", False))

@@ -15,17 +15,21 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, SiteConfig, rule_params
+from pipeline.config.hours import rule_active
+from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, rule_params
 from pipeline.core.errors import OutputError
-from pipeline.core.hours import rule_active
 from pipeline.core.stages import count, stage
 from pipeline.core.types import Detections, Event, Frame
+from pipeline.detectors.cascade import build_cascade
+from pipeline.detectors.registry import build_detector, build_pose
+from pipeline.detectors.yolo_pose import YoloPoseModel
 from pipeline.gating import MotionGate, TrackMemo
 from pipeline.rules.base import RULES, Rule, RuleContext
 from pipeline.rules.upright import UprightModel
 from pipeline.scene.assign import SceneAssigner
 from pipeline.scene.facts import SceneFacts
 from pipeline.scene.roi import post_rois
+from pipeline.settings import SiteConfig
 from pipeline.tracking.bytetrack import PersonTracker
 
 log = logging.getLogger(__name__)
@@ -66,13 +70,9 @@ class PerceiveMemory:
 
 def build_models(cfg: SiteConfig) -> Models:
     """Load the detector, pose estimator and phone cascade named in the config (fails with a clear error)."""
-    from pipeline.detectors.cascade import build_cascade
-    from pipeline.detectors.registry import build_detector, build_pose
 
     crop_pose = None
     if cfg.models.post_crops and cfg.models.post_crops_model and cfg.models.pose.type == "yolo_pose":
-        from pipeline.detectors.yolo_pose import YoloPoseModel
-
         crop_pose = YoloPoseModel(cfg.models.post_crops_model, conf_threshold=cfg.models.pose.conf_threshold,
                                   threads=cfg.models.pose.threads)
     return Models(detector=build_detector(cfg.models.detector), pose=build_pose(cfg.models.pose),

@@ -1,8 +1,8 @@
 import pytest
 
-from pipeline.config.loader import parse_config
 from pipeline.config.models import rule_params
 from pipeline.core.errors import ConfigError
+from pipeline.settings import parse_config
 
 GOOD = """
 cameras:
@@ -41,7 +41,7 @@ def test_bad_config_names_the_place(text, expected):
 def test_shipped_configs_are_valid():
     from pathlib import Path
 
-    from pipeline.config.loader import load_config
+    from pipeline.settings import load_config
 
     files = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
     assert len(files) >= 2
@@ -51,7 +51,7 @@ def test_shipped_configs_are_valid():
 
 
 def test_zone_geometry_is_checked_at_load_with_named_errors():
-    from pipeline.config.loader import parse_config
+    from pipeline.settings import parse_config
 
     def cfg(seat: str, waiting: str = "") -> str:
         return (f"cameras:\n  - id: c1\n    posts:\n      - id: P1\n        seat: {seat}\n"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.config.models import CadenceConfig, GatingConfig, SiteConfig
+from pipeline.config.models import CadenceConfig, GatingConfig
 from pipeline.core.types import Detections, Frame
 from pipeline.gating import MotionGate, TrackMemo
 from pipeline.processor import CameraPipeline, Models
 from pipeline.scene.roi import post_rois
+from pipeline.settings import SiteConfig
 from tests.builders import detections
 
 W, H = 1280, 720

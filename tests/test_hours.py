@@ -2,9 +2,9 @@ import datetime as dt
 
 import pytest
 
+from pipeline.config.hours import closing_time, is_open, rule_active
 from pipeline.config.models import SiteInfo
 from pipeline.config.rule_params import RuleParams, TimeWindow
-from pipeline.core.hours import closing_time, is_open, rule_active
 
 SITE = SiteInfo(opening_hours=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "08:30", "end": "17:30"},
                                {"days": ["sat"], "start": "09:00", "end": "12:00"}],

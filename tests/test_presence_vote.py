@@ -4,9 +4,9 @@ The first half window of a post (too few frames to vote on) is what the presence
 unknown: shown here as '?'.
 """
 
-from pipeline.config.loader import parse_config
 from pipeline.processor import CameraPipeline, Models
 from pipeline.scene.facts import PostFacts, SceneFacts
+from pipeline.settings import parse_config
 
 CFG = """
 analysis: {fps: 2, presence_window_s: 5}

@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from pipeline.config.loader import parse_config
 from pipeline.core.types import Frame
 from pipeline.processor import CameraPipeline, Models
+from pipeline.settings import parse_config
 from tests.builders import detections
 
 CFG = """

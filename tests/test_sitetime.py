@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config.loader import load_config, parse_config
+from pipeline.config.schedule import describe, schedule_status
 from pipeline.core.errors import ConfigError
-from pipeline.core.sitetime import describe, schedule_status, site_now
+from pipeline.core.sitetime import site_now
+from pipeline.settings import load_config, parse_config
 
 PROJECT = Path(__file__).resolve().parents[1]
 DEMO = PROJECT / "configs" / "demo.yaml"  # mon-fri 08:30-17:30, break 12:00-13:00
@@ -78,7 +79,7 @@ def test_use_site_timezone_sets_the_process_clock(tmp_path):
     cfg.write_text("site: {timezone: Asia/Kolkata}\n")
     code = (
         "import datetime as dt, subprocess, sys;"
-        "from pipeline.config.loader import load_config;"
+        "from pipeline.settings import load_config;"
         "from pipeline.core.sitetime import use_site_timezone;"
         f"use_site_timezone(load_config({str(cfg)!r}));"
         "print(dt.datetime.fromtimestamp(0).isoformat());"

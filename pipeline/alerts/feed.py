@@ -13,8 +13,8 @@ from typing import Any
 
 from pipeline.alerts.bus import AlertBus
 from pipeline.alerts.payload import build_alert
-from pipeline.config.models import SiteConfig
 from pipeline.core.types import Event
+from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def _paho() -> Any:
     try:
-        import paho.mqtt.client as mqtt  # type: ignore[import-not-found]
+        import paho.mqtt.client as mqtt  # type: ignore[import-not-found]  # lazy: the mqtt extra
     except ImportError:
         raise ConfigError("alerts.mqtt is configured but paho-mqtt is not installed: "
                           "pip install counterwatch[mqtt]") from None

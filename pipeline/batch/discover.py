@@ -14,8 +14,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.errors import SourceError
+from pipeline.settings import SiteConfig
+from pipeline.sources.file import video_duration_s
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".ts", ".m4v", ".flv", ".webm", ".mpg", ".mpeg"})
 
@@ -39,21 +41,6 @@ def parse_start(stem: str, pattern: str) -> dt.datetime | None:
         return dt.datetime.strptime(stem, pattern)
     except ValueError:
         return None
-
-
-def video_duration_s(path: Path) -> float | None:
-    """Duration from the container header (frame count / fps); None when unreadable."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    try:
-        if not cap.isOpened():
-            return None
-        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
-        return float(n / fps) if fps > 0 and n > 0 else None
-    finally:
-        cap.release()
 
 
 def _owned_without_pattern(path: Path, root: Path, cam: CameraConfig) -> bool:

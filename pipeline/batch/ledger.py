@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from pipeline.config.models import SiteConfig
 from pipeline.events.reconcile import recording_keys
 from pipeline.events.schema import AnalysisRow, EventRow, PresenceRow
 from pipeline.events.store import EventStore
+from pipeline.settings import SiteConfig
 
 __all__ = ["recording_keys"]
 

@@ -25,11 +25,11 @@ from tqdm import tqdm
 from pipeline.batch.discover import discover
 from pipeline.batch.ledger import config_version
 from pipeline.batch.worker import Job, Outcome, analyze_one, init_worker
-from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError, CounterwatchError
 from pipeline.events.sinks import rewrite_jsonl
 from pipeline.events.siteconfig import remember as remember_config
 from pipeline.events.store import EventStore
+from pipeline.settings import SiteConfig
 
 EXECUTORS = ("process", "ray")
 
@@ -162,7 +162,7 @@ def _run_pool(jobs: list[Job], n_workers: int, progress: bool) -> Iterator[Outco
 
 def _import_ray() -> Any:
     try:
-        import ray
+        import ray  # lazy: the ray extra
     except ImportError:
         raise CounterwatchError("--executor ray needs Ray, which is not installed: pip install counterwatch[ray]") \
             from None

@@ -17,8 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.analyze import analyze_file
 from pipeline.batch import ledger
 from pipeline.core.errors import ConfigError, CounterwatchError, ModelNotFoundError, OutputError
+from pipeline.events.store import EventStore
+from pipeline.processor import build_models
+from pipeline.settings import SiteConfig
+from pipeline.sources.file import video_duration_s
 
 # Errors of the installation, not of the recording: a missing model, a bad config, a full or
 # unwritable disk. They are never remembered in the ledger, so the next run tries the file again.
@@ -78,9 +83,6 @@ def _short(exc: BaseException) -> str:
 
 def analyze_one(job: Job) -> Outcome:
     """Analyse one recording unless the ledger says it is done; never raises for a bad file."""
-    from pipeline.config.models import SiteConfig
-    from pipeline.events.store import EventStore
-
     path = Path(job.path)
     out = Outcome(path=job.path, camera_id=job.camera_id, status="failed")
     try:
@@ -153,8 +155,6 @@ class _Installation(CounterwatchError):
 
 def _truncation(path: Path, video_s: float, fps: float) -> str:
     """An error when decoding stopped well before the duration the container header promises."""
-    from pipeline.batch.discover import video_duration_s
-
     expected = video_duration_s(path)
     if expected is None or video_s >= expected * 0.95 - max(2.0 / fps, 1.0):
         return ""
@@ -164,9 +164,6 @@ def _truncation(path: Path, video_s: float, fps: float) -> str:
 
 def _run_analysis(path: Path, cfg: Any, job: Job, store: Any) -> Any:
     """Call the shared single-file analysis (the same code path as `counterwatch analyze`)."""
-    from pipeline.analyze import analyze_file
-    from pipeline.processor import build_models
-
     key = f"{job.config_version}/{job.threads}"
     if key not in _MODELS:
         _MODELS.clear()

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from pipeline.commands.syscheck import CLIP_NEEDS, require
-from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError, SourceError
 from pipeline.core.sitetime import use_site_timezone
+from pipeline.settings import load_config
 
 log = logging.getLogger(__name__)
 

@@ -39,8 +39,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run_batch_cmd(args: argparse.Namespace, day: dt.date) -> int:
     from pipeline.batch.run import run_batch
-    from pipeline.config.loader import load_config
     from pipeline.core.sitetime import use_site_timezone
+    from pipeline.settings import load_config
 
     cfg = load_config(args.config)
     require(warn=CLIP_NEEDS)
@@ -65,7 +65,7 @@ def _nightly(args: argparse.Namespace) -> int:
     args.data = str(args.data)
     run_report(args, day, str(Path(args.out) / day.isoformat()))
     from pipeline.commands.retention_cmd import run_retention
-    from pipeline.config.loader import load_config
+    from pipeline.settings import load_config
 
     run_retention(load_config(args.config), args.data, getattr(args, "db_url", None))  # after the report used it
     return rc

@@ -58,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def bench_config(n: int, clip: str, base: Any = None, no_pose: bool = False) -> Any:
-    from pipeline.config.models import SiteConfig
+    from pipeline.settings import SiteConfig
 
     if n < 1:
         raise ConfigError(f"--cameras must be >= 1, got {n}")
@@ -140,9 +140,9 @@ def run_bench(args: argparse.Namespace) -> int:
     import uvicorn
 
     from pipeline.alerts.bus import AlertBus
-    from pipeline.config.loader import load_config
     from pipeline.events.store import EventStore
     from pipeline.live.runner import LiveRunner
+    from pipeline.settings import load_config
     from pipeline.web.app import create_app
     from pipeline.web.auth import add_user
     from pipeline.web.live_api import prefer_live_routes

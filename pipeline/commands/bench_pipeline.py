@@ -107,7 +107,7 @@ def run_counterwatch(cfg: Any, camera_id: str, clip: Path, fps: float, models: A
 
 def ultralytics_models(models_dir: Path) -> tuple[Any, Any] | None:
     try:
-        from ultralytics import YOLO
+        from ultralytics import YOLO  # lazy: the ultralytics extra
     except ImportError:
         return None
     det, pose = models_dir / "yolov8n_dequant.pt", models_dir / "yolo11n-pose_dequant.pt"
@@ -151,9 +151,9 @@ def _median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_bench_pipeline(args: argparse.Namespace) -> int:
-    from pipeline.config.loader import load_config
     from pipeline.core.threads import thread_plan
     from pipeline.processor import build_models
+    from pipeline.settings import load_config
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     bad = sorted(set(modes) - {"optimised", "naive", "ultralytics"})

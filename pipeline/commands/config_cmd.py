@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.config.loader import json_schema, load_config
+from pipeline.settings import json_schema, load_config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def check_configs(paths: list[Path]) -> tuple[list[Check], list]:
-    from pipeline.config.loader import load_config
+    from pipeline.settings import load_config
 
     out, cfgs = [], []
     for p in paths:

@@ -64,12 +64,11 @@ def _beside(path: str, data: Path) -> Path:
 
 
 def _images(args: argparse.Namespace) -> int:
-    from pipeline.config.loader import load_config
-    from pipeline.config.models import SiteConfig
     from pipeline.evaluation.html_report import write_html
     from pipeline.evaluation.images import evaluate_images, persons_table, threshold_summary
     from pipeline.evaluation.labels import load_class_map, load_csv, load_yolo
     from pipeline.evaluation.metrics import counts_table
+    from pipeline.settings import SiteConfig, load_config
 
     data = Path(args.data)
     if not data.is_dir():

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline.config.loader import load_config
+    from pipeline.settings import load_config
 
     cfg = load_config(args.config)
     return run_retention(cfg, args.data, getattr(args, "db_url", None), dry_run=args.dry_run)

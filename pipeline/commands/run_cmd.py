@@ -13,9 +13,10 @@ import logging
 from pathlib import Path
 
 from pipeline.commands.syscheck import CLIP_NEEDS, require
-from pipeline.config.loader import load_config
+from pipeline.config.schedule import describe, schedule_status
 from pipeline.core.errors import ConfigError
-from pipeline.core.sitetime import describe, schedule_status, use_site_timezone
+from pipeline.core.sitetime import use_site_timezone
+from pipeline.settings import load_config
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from pipeline.alerts.bus import AlertBus
     from pipeline.alerts.storetail import StoreTail
-    from pipeline.config.loader import load_config
     from pipeline.core.errors import ConfigError
     from pipeline.events.store import DB_NAME
+    from pipeline.settings import load_config
     from pipeline.web.app import create_app
     from pipeline.web.auth import list_users
 

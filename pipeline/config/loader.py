@@ -1,16 +1,21 @@
-"""Load and validate a site config; turn pydantic errors into lines that name camera, post and field."""
+"""Read and validate config YAML; turn pydantic errors into lines that name camera, post and field.
+
+The site config model itself is composed with the rule registry in `pipeline.settings`,
+which is where `load_config` and `parse_config` live.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _describe_loc(raw: Any, loc: tuple) -> str:
@@ -56,18 +61,18 @@ def format_errors(exc: ValidationError, raw: Any, origin: str) -> list[str]:
     return lines
 
 
-def load_config(path: str | Path) -> SiteConfig:
+def read_config_text(path: str | Path) -> str:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        return p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{p}: config file not found") from None
     except OSError as exc:
         raise ConfigError(f"{p}: cannot read config ({exc.strerror})") from None
-    return parse_config(text, origin=str(p))
 
 
-def parse_config(text: str, origin: str = "<config>") -> SiteConfig:
+def parse_as(model: type[M], text: str, origin: str = "<config>") -> M:
+    """YAML text validated as `model`; a ConfigError whose lines name camera, post and field."""
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
@@ -77,15 +82,15 @@ def parse_config(text: str, origin: str = "<config>") -> SiteConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: top level must be a mapping, got {type(raw).__name__}")
     try:
-        return SiteConfig.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError("\n".join(format_errors(exc, raw, origin))) from None
 
 
-def json_schema() -> str:
-    return json.dumps(SiteConfig.model_json_schema(by_alias=True), ensure_ascii=False, indent=2)
+def schema_of(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema(by_alias=True), ensure_ascii=False, indent=2)
 
 
-def dump_config(cfg: SiteConfig) -> str:
+def dump_yaml(cfg: BaseModel) -> str:
     data = cfg.model_dump(mode="json", by_alias=True, exclude_defaults=True)
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)

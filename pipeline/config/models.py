@@ -9,13 +9,14 @@ post and field. Validators never do I/O.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, create_model, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from pipeline.config.backends import BackendConfig
 from pipeline.config.geometry import MAX_POLYGON_POINTS, check_polygon
-from pipeline.config.rule_params import RuleParams, StrictModel, TimeWindow
-from pipeline.detectors.registry import BackendConfig, detector_configs, pose_configs
+from pipeline.config.rule_params import RuleParams, Severity, StrictModel, TimeWindow
+from pipeline.core.sitetime import check_timezone
 
 # The shape of points and polygons is checked by `check_polygon` in the model validators,
 # so that a message names the camera, post and field (pydantic's own would name list indices).
@@ -125,29 +126,15 @@ class RosterConfig(StrictModel):
 
 
 # Detector and pose backends own their config: each plugin file in pipeline/detectors declares a
-# model with a `type: Literal[...]` discriminator and only the fields its backend reads, and these
-# sections are the discriminated unions of those models (a field a backend would ignore is an error).
-# A section that names no type gets the default backend's.
+# model with a `type: Literal[...]` discriminator and only the fields its backend reads;
+# pipeline.settings makes these sections the discriminated unions of those models (a field a backend
+# would ignore is an error). A section that names no type gets the default backend's.
 DEFAULT_DETECTOR = "yolo_onnx"
 DEFAULT_POSE = "yolo_pose"
-DetectorSettings = Annotated[Union[detector_configs()], Field(discriminator="type")]  # noqa: UP007
-PoseSettings = Annotated[Union[pose_configs()], Field(discriminator="type")]  # noqa: UP007
-_DETECTOR_ADAPTER: TypeAdapter = TypeAdapter(DetectorSettings)
-_POSE_ADAPTER: TypeAdapter = TypeAdapter(PoseSettings)
 
 
-def _with_default_type(value: Any, default: str) -> Any:
+def with_default_type(value: Any, default: str) -> Any:
     return {"type": default, **value} if isinstance(value, dict) and "type" not in value else value
-
-
-def DetectorConfig(**fields: Any) -> BackendConfig:  # noqa: N802  (reads as the section's constructor)
-    """The `models.detector` config of the backend named by `type` (default yolo_onnx)."""
-    return _DETECTOR_ADAPTER.validate_python(_with_default_type(fields, DEFAULT_DETECTOR))
-
-
-def PoseConfig(**fields: Any) -> BackendConfig:  # noqa: N802
-    """The `models.pose` config of the backend named by `type` (default yolo_pose; `none`: no pose model)."""
-    return _POSE_ADAPTER.validate_python(_with_default_type(fields, DEFAULT_POSE))
 
 
 class PhoneCascadeConfig(StrictModel):
@@ -159,8 +146,9 @@ class PhoneCascadeConfig(StrictModel):
 
 
 class ModelsConfig(StrictModel):
-    detector: DetectorSettings = Field(default_factory=DetectorConfig)
-    pose: PoseSettings = Field(default_factory=PoseConfig)
+    # the backend sections; pipeline.settings.ModelsConfig types them as the plugins' unions
+    detector: BackendConfig = Field(default_factory=lambda: BackendConfig(type=DEFAULT_DETECTOR))
+    pose: BackendConfig = Field(default_factory=lambda: BackendConfig(type=DEFAULT_POSE))
     phone_cascade: PhoneCascadeConfig = Field(default_factory=PhoneCascadeConfig)
     post_crops: bool = Field(True, description="Second person/pose pass on a crop around each post (small staff in wide CCTV)")
     post_crops_model: str | None = Field(
@@ -170,12 +158,12 @@ class ModelsConfig(StrictModel):
     @field_validator("detector", mode="before")
     @classmethod
     def default_detector_type(cls, value: Any) -> Any:
-        return _with_default_type(value, DEFAULT_DETECTOR)
+        return with_default_type(value, DEFAULT_DETECTOR)
 
     @field_validator("pose", mode="before")
     @classmethod
     def default_pose_type(cls, value: Any) -> Any:
-        return _with_default_type(value, DEFAULT_POSE)
+        return with_default_type(value, DEFAULT_POSE)
 
 
 class GatingConfig(StrictModel):
@@ -226,25 +214,7 @@ class SiteInfo(StrictModel):
     @field_validator("timezone")
     @classmethod
     def verify_timezone(cls, name: str | None) -> str | None:
-        from pipeline.core.sitetime import check_timezone
-
         return None if name is None else check_timezone(name)
-
-
-def _build_rules_model():
-    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
-    from pipeline.rules.base import RULES
-
-    fields = {}
-    for rule_id, cls in sorted(RULES.items()):
-        alias = rule_id
-        py_name = rule_id.replace(".", "__")
-        fields[py_name] = (cls.Params, Field(default_factory=cls.Params, alias=alias,
-                                             description=f"{cls.name_zh} / {cls.name_en} ({cls.article})"))
-    return create_model("RulesConfig", __base__=StrictModel, **fields)
-
-
-RulesConfig = _build_rules_model()
 
 
 def rule_params(rules: StrictModel, rule_id: str) -> RuleParams:
@@ -260,7 +230,7 @@ class WebhookConfig(StrictModel):
     url: str = Field(pattern=r"^https?://", description="Receiver URL (http:// or https://)")
     secret: str | None = Field(None, description="generic: HMAC-SHA256 key of X-Counterwatch-Signature; "
                                                  "dingtalk: the robot's SEC... signing secret")
-    min_severity: Literal["info", "low", "medium", "high"] = Field("info", description="Lowest severity sent")
+    min_severity: Severity = Field("info", description="Lowest severity sent")
     rules: list[str] = Field(default_factory=list, description="Only these rule ids (empty: all)")
     cameras: list[str] = Field(default_factory=list, description="Only these camera ids (empty: all)")
     states: list[Literal["start", "update", "end"]] = Field(
@@ -295,12 +265,6 @@ class AlertsConfig(StrictModel):
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"alerts.webhooks: id(s) {dup} appear more than once")
-        from pipeline.rules.base import RULES
-
-        for w in self.webhooks:
-            for rid in w.rules:
-                if rid not in RULES:
-                    raise ValueError(f"alerts.webhooks {w.id!r} field rules: unknown rule {rid!r}")
         return self
 
 
@@ -327,14 +291,17 @@ class RetentionConfig(StrictModel):
         return self
 
 
-class SiteConfig(StrictModel):
+class SiteConfigBase(StrictModel):
+    """The site config but for the rules' parameters, which the rule registry supplies:
+    `pipeline.settings.SiteConfig` is this with `rules` (and rule-id checks) composed in."""
+
     version: int = Field(1, ge=1, le=1, description="Config format version")
     site: SiteInfo = Field(default_factory=SiteInfo)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
     roster: RosterConfig = Field(default_factory=RosterConfig)
-    rules: RulesConfig = Field(default_factory=RulesConfig)  # type: ignore[valid-type]
+    rules: StrictModel = Field(default_factory=StrictModel, description="Parameters of each rule, by rule id")
     alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Live alert receivers")
     zone_editor: ZoneEditorConfig = Field(default_factory=ZoneEditorConfig, description="Web zone editor")
     retention: RetentionConfig = Field(default_factory=RetentionConfig, description="Evidence retention")
@@ -353,7 +320,7 @@ class SiteConfig(StrictModel):
         return cams
 
     @model_validator(mode="after")
-    def verify_roster(self) -> SiteConfig:
+    def verify_roster(self) -> SiteConfigBase:
         post_ids = {p.id for c in self.cameras for p in c.posts}
         staff_ids = {s.id for s in self.roster.staff}
         for d in self.roster.duties:
@@ -364,16 +331,6 @@ class SiteConfig(StrictModel):
                                      f"(posts: {', '.join(sorted(post_ids))})")
                 if staff_ids and r.staff not in staff_ids:
                     raise ValueError(f"roster duty {d.id!r} field {role}.staff: unknown staff {r.staff!r}")
-        from pipeline.rules.base import RULES
-
-        for c in self.cameras:
-            for rid in c.disabled_rules:
-                if rid not in RULES:
-                    raise ValueError(f"camera {c.id!r} field disabled_rules: unknown rule {rid!r}")
-            for p in c.posts:
-                for rid in p.disabled_rules:
-                    if rid not in RULES:
-                        raise ValueError(f"camera {c.id!r} post {p.id!r} field disabled_rules: unknown rule {rid!r}")
         return self
 
     def camera(self, camera_id: str) -> CameraConfig:

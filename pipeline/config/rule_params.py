@@ -1,10 +1,18 @@
-"""The parameter block every rule shares. Each rule file subclasses it."""
+"""The parameter block every rule shares. Each rule file subclasses it.
+
+`Severity` is the one severity type of the config (the same as an `Event`'s severity):
+a rule's `Params` declares each severity field with it.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.core.types import Severity
+
+__all__ = ["RuleParams", "Severity", "StrictModel", "TimeWindow"]
 
 
 class StrictModel(BaseModel):
@@ -24,7 +32,7 @@ class RuleParams(StrictModel):
     clear_after_s: float = Field(3.0, ge=0, le=3600, description="Condition must be absent this long before the event ends")
     cooldown_s: float = Field(30.0, ge=0, le=86400, description="After an event ends, no new event for the same subject for this long")
     update_every_s: float = Field(30.0, gt=0, le=3600, description="Emit an update for a running event this often")
-    severity: Literal["info", "low", "medium", "high"] = Field("medium", description="Base severity")
+    severity: Severity = Field("medium", description="Base severity")
     active: Literal["opening_hours", "always"] | list[TimeWindow] = Field(
         "opening_hours", description="When the rule may raise events: opening hours (minus breaks), always, or own windows"
     )

@@ -1,4 +1,4 @@
-"""The hall's clock: `site.timezone` (an IANA name) and what the schedule says right now.
+"""The hall's clock: `site.timezone` (an IANA name).
 
 Wall-clock times in counterwatch are naive datetimes on the site's clock (a recording's
 start from its file name is the camera's, i.e. the hall's, time). A command that loads
@@ -6,10 +6,7 @@ a site config calls `use_site_timezone(cfg)`: with `site.timezone` set, the proc
 local zone becomes the hall's (TZ), so live frames' epoch seconds, stored times,
 opening hours, schedules and the times shown in the UI and reports all agree, whatever
 zone the server itself is set to. Without it the machine's zone is the hall's.
-
-`schedule_status` says whether rules that follow opening hours (and breaks) run now,
-and until when: the banner of the web UI, `/api/health` and the start-up line of
-`counterwatch run`.
+What the schedule says right now is `pipeline.config.schedule`.
 """
 
 from __future__ import annotations
@@ -23,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-SCAN_DAYS = 8  # the next change of schedule is searched this far ahead (a week plus a day)
 
 
 def check_timezone(name: str) -> str:
@@ -74,73 +70,3 @@ def site_now(site: Any) -> dt.datetime:
     if getattr(site, "timezone", None):
         return dt.datetime.now(zoneinfo.ZoneInfo(site.timezone)).replace(tzinfo=None)
     return dt.datetime.now()
-
-
-def _state(cfg: Any, wall: dt.datetime) -> tuple[str, int]:
-    """('open' | 'break' | 'closed', number of enabled rules that are inactive at `wall`)."""
-    from pipeline.config.models import rule_params
-    from pipeline.core.hours import in_break, is_open, rule_active
-    from pipeline.rules.base import RULES
-
-    site = cfg.site
-    state = "closed" if not is_open(site, wall) else "break" if in_break(site, wall) else "open"
-    paused = 0
-    for rule_id in RULES:
-        params = rule_params(cfg.rules, rule_id)
-        if params.enabled and not rule_active(site, params, wall):
-            paused += 1
-    return state, paused
-
-
-def _boundaries(cfg: Any, now: dt.datetime) -> list[dt.datetime]:
-    """Every instant after `now` (within SCAN_DAYS) at which a schedule can change: the starts and
-    ends of opening hours, breaks and rule windows, and midnights (the weekday changes)."""
-    from pipeline.config.models import rule_params
-    from pipeline.rules.base import RULES
-
-    site = cfg.site
-    marks = {"00:00"} | {w.start for w in site.opening_hours} | {w.end for w in site.opening_hours}
-    marks |= {b.start for b in site.breaks} | {b.end for b in site.breaks}
-    for rule_id in RULES:
-        active = rule_params(cfg.rules, rule_id).active
-        if isinstance(active, list):
-            marks |= {w.start for w in active} | {w.end for w in active}
-    minutes = sorted({int(m[:2]) * 60 + int(m[3:]) for m in marks})
-    day0 = dt.datetime.combine(now.date(), dt.time())
-    out = [day0 + dt.timedelta(days=d, minutes=m) for d in range(SCAN_DAYS + 1) for m in minutes]
-    return [t for t in out if t > now]
-
-
-def schedule_status(cfg: Any, now: dt.datetime | None = None) -> dict[str, Any]:
-    """{state, rules_paused, rules_active, until, timezone, now}. `until`: while closed or in a break,
-    the next minute the hall is open again; while open, the next minute the rules running change
-    (None: not within SCAN_DAYS)."""
-    now = (now or site_now(cfg.site)).replace(second=0, microsecond=0)
-    state, paused = _state(cfg, now)
-    until = None
-    for t in _boundaries(cfg, now):
-        st, n = _state(cfg, t)
-        if (st == "open") if state != "open" else (n != paused):
-            until = t
-            break
-    return {
-        "state": state,
-        "rules_paused": paused,
-        "rules_active": paused == 0,
-        "until": until.isoformat(timespec="minutes") if until else None,
-        "timezone": zone_name(cfg.site),
-        "now": now.isoformat(timespec="minutes"),
-    }
-
-
-def describe(status: dict[str, Any]) -> str | None:
-    """One line for the log: None when every rule runs."""
-    if status["rules_active"]:
-        return None
-    what = {"closed": "outside opening hours", "break": "break"}.get(status["state"], "outside their time windows")
-    until = (
-        f"until {status['until'].replace('T', ' ')} {status['timezone']}"
-        if status["until"]
-        else "with no opening hours in the coming week"
-    )
-    return f"rules inactive ({what}): {status['rules_paused']} rule(s) {until}; site time now {status['now']}"

@@ -119,18 +119,6 @@ def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     return out
 
 
-def expand_box(box: np.ndarray, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """Grow an xyxy box by `margin` of its size on each side, clipped to the image; integer pixels."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    mw, mh = (x2 - x1) * margin, (y2 - y1) * margin
-    return (
-        max(0, int(np.floor(x1 - mw))),
-        max(0, int(np.floor(y1 - mh))),
-        min(width, int(np.ceil(x2 + mw))),
-        min(height, int(np.ceil(y2 + mh))),
-    )
-
-
 def with_empty_pose(persons: Detections, k: int = N_KEYPOINTS) -> Detections:
     """The persons with zero keypoints and zero confidence: 'no pose found', never a guess."""
     n = len(persons)

@@ -16,9 +16,10 @@ from pydantic import Field
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
+from pipeline.core.regions import expand_box
 from pipeline.core.skeleton import mediapipe_to_coco
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.base import drop_outside_box, expand_box, with_empty_pose
+from pipeline.detectors.base import drop_outside_box, with_empty_pose
 from pipeline.detectors.registry import BackendConfig, pose_backend
 
 # BlazePose works on about 256 px; tiny crops are upscaled so its detector has something to find.
@@ -46,7 +47,7 @@ class MediaPipePoseEstimator:
     def __init__(
         self, model: str | Path = "pose_landmarker_full.task", *, conf_threshold: float = 0.3, margin: float = 0.15
     ) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        from mediapipe.tasks.python import BaseOptions, vision  # lazy: only the mediapipe_pose backend loads MediaPipe
 
         self.path = resolve_model(str(model), what="pose model")
         self.margin = margin
@@ -68,7 +69,7 @@ class MediaPipePoseEstimator:
         self.landmarker.close()
 
     def _crop_pose(self, image: np.ndarray, box: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        import mediapipe as mp
+        import mediapipe as mp  # lazy: see __init__
 
         h, w = image.shape[:2]
         x1, y1, x2, y2 = expand_box(box, self.margin, w, h)

@@ -14,39 +14,10 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, Literal, Self
+from typing import Any
 
-from pipeline.config.rule_params import StrictModel
+from pipeline.config.backends import BackendConfig, NoPoseConfig
 from pipeline.core.errors import ConfigError
-
-
-class BackendConfig(StrictModel):
-    """Config of one detector or pose backend; subclasses add `type: Literal[...]` and their fields."""
-
-    type: str
-
-    def with_threads(self, n: int) -> Self:
-        """The same config with `n` inference threads where the backend takes a thread count; else unchanged."""
-        return self.model_copy(update={"threads": n}) if "threads" in type(self).model_fields else self
-
-    def threads_or(self, default: int) -> int:
-        """The backend's inference thread count, or `default` for a backend that has none."""
-        return self.threads if "threads" in type(self).model_fields else default  # type: ignore[attr-defined]
-
-
-class NoPoseConfig(BackendConfig):
-    """`models.pose.type: none`: no pose model; posture rules see no skeletons."""
-
-    type: Literal["none"] = "none"
-
-    @property
-    def model(self) -> None:
-        return None
-
-    @property
-    def staff_only(self) -> bool:
-        return True
-
 
 DETECTORS: dict[str, Callable[[Any], Any]] = {}
 POSES: dict[str, Callable[[Any], Any]] = {"none": lambda cfg: None}

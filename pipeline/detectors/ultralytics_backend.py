@@ -43,7 +43,7 @@ def import_ultralytics(purpose: str = "models.detector.type 'ultralytics'"):
     """The ultralytics YOLO class, or a MissingExtraError that says what to install."""
     try:
         import ultralytics  # noqa: F401
-        from ultralytics import YOLO
+        from ultralytics import YOLO  # lazy: the ultralytics extra (torch)
     except ImportError as exc:
         raise MissingExtraError(
             f"{purpose} needs the ultralytics package (torch), which is not installed: "

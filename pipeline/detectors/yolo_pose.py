@@ -25,6 +25,7 @@ from pydantic import Field
 
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
+from pipeline.core.regions import expand_box
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import (
     N_KEYPOINTS,
@@ -32,12 +33,12 @@ from pipeline.detectors.base import (
     clip_boxes,
     cxcywh_to_xyxy,
     drop_outside_box,
-    expand_box,
     letterbox,
     nms,
     with_empty_pose,
 )
 from pipeline.detectors.registry import BackendConfig, pose_backend
+from pipeline.detectors.yolo_onnx import _session, parse_imgsz
 
 PoseMode = Literal["frame", "crops", "hybrid"]
 
@@ -57,7 +58,7 @@ class YoloPoseConfig(BackendConfig):
 
 class _TFLiteRunner:
     def __init__(self, path: Path, threads: int) -> None:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter  # lazy: only .tflite models need LiteRT
 
         try:
             self.it = Interpreter(model_path=str(path), num_threads=threads)
@@ -80,8 +81,6 @@ class _TFLiteRunner:
 
 class _OnnxRunner:
     def __init__(self, path: Path, threads: int) -> None:
-        from pipeline.detectors.yolo_onnx import _session, parse_imgsz
-
         self.session = _session(path, threads)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

@@ -19,11 +19,14 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from pipeline.config.models import SiteConfig, rule_params
+from pipeline.config.models import rule_params
 from pipeline.core.errors import ConfigError, SourceError
 from pipeline.evaluation.metrics import Counts, confusion
+from pipeline.processor import build_models, image_facts
+from pipeline.rules import catalog  # noqa: F401  (registers every rule)
 from pipeline.rules.base import RULES, Finding, Rule, RuleContext
 from pipeline.scene.facts import SceneFacts
+from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,6 @@ class ImageEval:
 
 def build_judges(cfg: SiteConfig, rule_ids: list[str]) -> dict[str, Rule]:
     """One rule instance per rule id, with the config's params (the operating thresholds)."""
-    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
 
     out: dict[str, Rule] = {}
     for rid in rule_ids:
@@ -82,7 +84,6 @@ def build_judges(cfg: SiteConfig, rule_ids: list[str]) -> dict[str, Rule]:
 
 def bare_image_facts(models: Any, image: np.ndarray, cfg: SiteConfig) -> SceneFacts:
     """Scene facts of a bare image: every person is staff with no post (no zones)."""
-    from pipeline.processor import image_facts
 
     facts, _persons = image_facts(models, image, cfg)
     return facts
@@ -131,7 +132,6 @@ def evaluate_images(data_dir: str | Path, labels: dict[str, dict[str, int | None
                     keep_facts: bool = True,
                     facts_fn: Callable[[Any, np.ndarray, SiteConfig], SceneFacts] | None = None) -> ImageEval:
     """Run every labelled image through the models and each rule's `judge`, then count."""
-    from pipeline.processor import build_models
 
     root = Path(data_dir)
     judges = build_judges(cfg, rules)

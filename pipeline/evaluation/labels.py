@@ -19,6 +19,8 @@ from pathlib import Path
 import yaml
 
 from pipeline.core.errors import ConfigError
+from pipeline.rules import catalog  # noqa: F401  (registers every rule)
+from pipeline.rules.base import RULES
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 Labels = dict[str, dict[str, int | None]]
@@ -27,9 +29,6 @@ Labels = dict[str, dict[str, int | None]]
 log = logging.getLogger(__name__)
 
 def known_rules() -> set[str]:
-    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
-    from pipeline.rules.base import RULES
-
     return set(RULES)
 
 

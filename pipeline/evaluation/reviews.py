@@ -13,13 +13,13 @@ from typing import Any
 
 from pipeline.core.errors import ConfigError
 from pipeline.evaluation.metrics import Counts
+from pipeline.events import queries
+from pipeline.events.store import EventStore, db_url_for
 
 
 def review_counts(store: Any, *, site_id: str | None = None, source: str | None = None
                   ) -> tuple[dict[str, Counts], dict[str, int], dict[str, dict[str, int]]]:
     """-> (counts per rule, events per rule, dismissal reasons per rule) from the latest verdicts."""
-    from pipeline.events import queries
-
     counts: dict[str, Counts] = {}
     reasons: dict[str, dict[str, int]] = {}
     totals: dict[str, int] = {}
@@ -43,7 +43,6 @@ def review_counts(store: Any, *, site_id: str | None = None, source: str | None 
 
 def open_store(data_dir: str | Path, db_url: str | None = None) -> Any:
     """The data folder's database, without creating one where there is none."""
-    from pipeline.events.store import EventStore, db_url_for
 
     d = Path(data_dir)
     if db_url is None and not d.is_dir():

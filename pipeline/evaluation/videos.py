@@ -16,8 +16,11 @@ from typing import Any
 
 import yaml
 
+from pipeline.analyze import analyze_file
 from pipeline.core.errors import ConfigError
+from pipeline.evaluation.labels import known_rules
 from pipeline.evaluation.metrics import Counts, Interval, event_counts, match_events, merge_counts
+from pipeline.settings import load_config
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,6 @@ def _interval(raw: Any, where: str) -> Interval:
 
 def load_scenarios(path: str | Path) -> list[Scenario]:
     """Read and check a scenarios file; errors name the file, scenario and field."""
-    from pipeline.evaluation.labels import known_rules
 
     p = Path(path)
     try:
@@ -169,8 +171,6 @@ def score_scenario(sc: Scenario, events: list[dict[str, Any]], min_iou: float) -
 def evaluate_videos(scenarios: list[Scenario], data_dir: str | Path, out_dir: str | Path, *,
                     min_iou: float = 0.3, progress: bool = True) -> tuple[dict[str, Any], dict[str, Counts]]:
     """Run every scenario through analyze_file and score it -> (JSON document, summed counts)."""
-    from pipeline.analyze import analyze_file
-    from pipeline.config.loader import load_config
 
     root, out = Path(data_dir), Path(out_dir)
     per: dict[str, Any] = {}

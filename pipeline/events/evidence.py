@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
@@ -22,6 +22,7 @@ from pipeline.events.store import EventStore
 from pipeline.rules.articles import ARTICLES
 from pipeline.rules.base import RULES
 from pipeline.scene.assign import SceneAssigner
+from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError, OutputError
+from pipeline.settings import SiteConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,6 @@ def remember(data_dir: str | Path, cfg: SiteConfig, *, origin: str, command: str
 
 
 def _parse(path: Path) -> SiteConfig:
-    from pipeline.config.loader import load_config
-
     return load_config(path)
 
 
@@ -159,7 +157,6 @@ def config_for_report(data_dir: str | Path, day: dt.date, config_path: str | Non
     what the report reads: ConfigError, unless `override` (then a warning). No stored config
     (a folder analysed by an older version): the --config, or None with a warning.
     """
-    from pipeline.config.loader import load_config
 
     stored = load_stored(data_dir, day)
     warnings: list[str] = []

@@ -34,6 +34,7 @@ from pipeline.events.schema import (
     PresenceRow,
     ReviewRow,
     SchemaVersion,
+    SessionRow,
     UprightRefRow,
 )
 
@@ -54,7 +55,6 @@ def _v4_upright_reference(engine: Engine) -> None:
 def _v3_sessions(engine: Engine) -> None:
     """Server-side web sessions and `users.disabled`; each step only if missing (v1 already makes
     them on a new database, since it creates every table of the current schema)."""
-    from pipeline.events.schema import SessionRow
 
     SessionRow.__table__.create(engine, checkfirst=True)
     if "disabled" not in {c["name"] for c in inspect(engine).get_columns("users")}:

@@ -20,16 +20,18 @@ from typing import Any
 
 from pipeline.alerts.bus import AlertBus
 from pipeline.alerts.feed import AlertFeed
+from pipeline.alerts.mqtt import MqttPublisher
 from pipeline.alerts.webhooks import WebhookOutbox
-from pipeline.config.loader import load_config
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.errors import ConfigError
+from pipeline.core.threads import thread_plan
 from pipeline.events.store import EventStore
 from pipeline.live.filecam import PacedFileSource
 from pipeline.live.health import HealthSnapshot
 from pipeline.live.worker import CameraWorker, ModelPool
 from pipeline.processor import Models, build_models
 from pipeline.scene.board import PresenceBoard
+from pipeline.settings import SiteConfig, load_config
 from pipeline.sources import is_live_spec, open_source
 from pipeline.sources import resolve_source as resolve_spec
 
@@ -149,8 +151,6 @@ class LiveRunner:
                                     max_attempts=cfg.alerts.retry_max_attempts) if cfg.alerts.webhooks else None
         self.mqtt: Any = None
         if cfg.alerts.mqtt is not None:
-            from pipeline.alerts.mqtt import MqttPublisher
-
             self.mqtt = MqttPublisher(cfg.alerts.mqtt)
         self.feed = AlertFeed(cfg, bus=self.bus, outbox=self.outbox, mqtt=self.mqtt)
         self.workers: dict[str, CameraWorker] = {}
@@ -177,8 +177,6 @@ class LiveRunner:
         """Load models (fails fast with a clear error), then start the cameras and the outbox."""
         t0 = time.perf_counter()
         if self._models is None:
-            from pipeline.core.threads import thread_plan
-
             plan = thread_plan(self.pool_size)  # K model sets x cores // K threads, OpenCV 1 thread when K > 1
             log.info("live: %s", plan.describe())
             one = plan.apply(self.cfg) if self.pool_size > 1 else self.cfg

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts.feed import AlertFeed
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.clock import steady_time, steady_to_wall
 from pipeline.core.types import Event
 from pipeline.events.clips import clip_relpath
@@ -32,6 +32,7 @@ from pipeline.events.store import EventStore
 from pipeline.live.health import CameraHealth
 from pipeline.processor import CameraPipeline, Models
 from pipeline.scene.facts import SceneFacts
+from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
 

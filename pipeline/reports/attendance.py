@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pipeline.config.models import SiteConfig
-from pipeline.core.hours import _minutes, closing_time, opening_time
+from pipeline.config.hours import _minutes, closing_time, opening_time
+from pipeline.settings import SiteConfig
 
 EARLY_ARRIVAL = dt.timedelta(minutes=10)  # 第五十一条: 上班前十分钟到达工作岗位
 SLACK = dt.timedelta(seconds=1)

@@ -7,10 +7,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config.models import SiteConfig
 from pipeline.core.errors import ConfigError, OutputError
 from pipeline.events.store import DB_NAME, EventStore
+from pipeline.reports.charts import all_charts
+from pipeline.reports.data import build_report_data
+from pipeline.reports.html import render_html
 from pipeline.reports.i18n import LANGS
+from pipeline.reports.pdf import html_to_pdf
+from pipeline.reports.xlsx import write_xlsx
+from pipeline.settings import SiteConfig
 
 DEFAULT_UI_URL = "http://127.0.0.1:8080"
 
@@ -28,11 +33,6 @@ def build_report(data_dir: str | Path, day: dt.date, out_dir: str | Path, *, lan
                  cfg: SiteConfig | None = None, ui_url: str | None = None, db_url: str | None = None,
                  pdf: bool = True) -> ReportFiles:
     """Read the day from the data folder's database and write the three files (PDF optional)."""
-    from pipeline.reports.charts import all_charts
-    from pipeline.reports.data import build_report_data
-    from pipeline.reports.html import render_html
-    from pipeline.reports.pdf import html_to_pdf
-    from pipeline.reports.xlsx import write_xlsx
 
     if lang not in LANGS:
         raise ConfigError(f"--lang: unknown language {lang!r} (choose {', '.join(LANGS)})")

@@ -13,12 +13,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.config.models import SiteConfig
-from pipeline.core.hours import _minutes
+from pipeline.config.hours import _minutes
+from pipeline.config.models import DAYS, rule_params
 from pipeline.events import queries, serialize
 from pipeline.events.store import EventStore
 from pipeline.reports import attendance as att
+from pipeline.rules import catalog  # noqa: F401  (registers every rule)
 from pipeline.rules.articles import ARTICLES
+from pipeline.rules.base import RULES
+from pipeline.settings import SiteConfig
 
 SEV_RANK = {"high": 3, "medium": 2, "low": 1, "info": 0}
 AB_RULE = "roster.ab_both_absent"
@@ -80,9 +83,6 @@ KNOWN_NAMES: dict[str, tuple[str, str]] = {
 
 
 def rule_names(rule_id: str) -> tuple[str, str]:
-    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
-    from pipeline.rules.base import RULES
-
     cls = RULES.get(rule_id)
     if cls is not None:
         return cls.name_zh, cls.name_en
@@ -115,7 +115,6 @@ def opening_windows(cfg: SiteConfig | None, day: dt.date) -> list[tuple[dt.datet
     """The day's opening hours minus breaks; empty on a closed day."""
     if cfg is None:
         return []
-    from pipeline.config.models import DAYS
 
     base = dt.datetime.combine(day, dt.time())
     wins = sorted((base + dt.timedelta(minutes=_minutes(oh.start)), base + dt.timedelta(minutes=_minutes(oh.end)))
@@ -307,7 +306,6 @@ def cross_camera_gaps(cfg: SiteConfig | None, day: dt.date, timeline: dict[str, 
     """
     if cfg is None:
         return []
-    from pipeline.config.models import rule_params
 
     home = cfg.post_home()
     min_s = rule_params(cfg.rules, AB_RULE).min_duration_s

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from pipeline.reports.data import ReportData, article_en, rule_names
 from pipeline.reports.fonts import font_face_css
+from pipeline.reports.i18n import tr
 from pipeline.rules.articles import ARTICLES
 
 FONT_FAMILY = "CounterwatchCJK"
@@ -62,8 +63,6 @@ def _status_class(key: str) -> str:
 
 
 def context(data: ReportData, charts: dict[str, bytes], lang: str, ui_url: str, data_dir: Path) -> dict[str, Any]:
-    from pipeline.reports.i18n import tr
-
     names = {p.id: p.name for p in data.posts}
     top = []
     for e in data.top_events:

@@ -18,12 +18,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from pipeline.config.rule_params import RuleParams, TimeWindow
+from pipeline.config.hours import closing_time, opening_time
+from pipeline.config.rule_params import RuleParams, Severity, TimeWindow
 from pipeline.core.types import Event, new_event_id
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
-
-SEV = "^(info|low|medium|high)$"
 
 Shift = tuple[dt.time, dt.time] | TimeWindow | tuple[str, str]
 
@@ -53,8 +52,6 @@ def post_shift(ctx: Any, post_id: str, day: dt.date) -> tuple[dt.datetime, dt.da
     site = getattr(ctx, "site", None)
     if site is None:
         return None
-    from pipeline.core.hours import closing_time, opening_time  # late import: hours imports the config models
-
     a, b = opening_time(site, day), closing_time(site, day)
     return (a, b) if a is not None and b is not None else None
 
@@ -176,7 +173,7 @@ class ClosingLeaveParams(RuleParams):
     min_duration_s: float = Field(30.0, ge=0, le=3600, description="Post empty with customers waiting this long")
     clear_after_s: float = Field(10.0, ge=0, le=3600, description="Staff back (or nobody waiting) this long ends it")
     cooldown_s: float = Field(300.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("high", pattern=SEV, description="Base severity")
+    severity: Severity = Field("high", description="Base severity")
     active: Literal["opening_hours", "always"] | list[TimeWindow] = Field(
         "always", description="The rule keeps its own window around closing time")
     before_close_s: float = Field(900.0, ge=0, le=7200, description="Start watching this long before closing")
@@ -202,8 +199,6 @@ class ClosingLeave(Rule):
         site = getattr(self.ctx, "site", None)
         if site is None:
             return None
-        from pipeline.core.hours import closing_time  # late import: hours imports the config models
-
         close = closing_time(site, day)
         if close is None:
             return None

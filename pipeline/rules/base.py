@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from pipeline.config.rule_params import RuleParams
+from pipeline.config.rule_params import RuleParams, Severity
 from pipeline.core.types import SEVERITY_ORDER, Event, new_event_id
 from pipeline.scene.facts import SceneFacts
 
@@ -106,7 +106,7 @@ class Finding:
     post_id: str | None = None
     track_ids: tuple[int, ...] = ()
     details: dict[str, Any] = field(default_factory=dict)
-    severity: str | None = None
+    severity: Severity | None = None
     score: float = 1.0
 
 
@@ -172,7 +172,7 @@ class Rule(ABC):
         post_id: str | None,
         track_ids: tuple[int, ...] = (),
         details: dict[str, Any] | None = None,
-        severity: str | None = None,
+        severity: Severity | None = None,
         score: float = 1.0,
     ) -> list[Event]:
         """Drive the Dwell for `key` and turn its transitions into events.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline.config.rule_params import RuleParams
+from pipeline.config.rule_params import RuleParams, Severity
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
 
@@ -24,7 +24,7 @@ class PersonalItemsParams(RuleParams):
     min_duration_s: float = Field(60.0, ge=0, le=86400, description="Item on the desk this long before an event starts")
     clear_after_s: float = Field(10.0, ge=0, le=3600, description="Item gone this long ends the event")
     cooldown_s: float = Field(300.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern="^(info|low|medium|high)$", description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     item_classes: list[str] = Field(default_factory=lambda: list(DEFAULT_ITEMS),
                                     description="Detector classes that are personal items")
     min_conf: float = Field(0.3, ge=0, le=1, description="Ignore item detections under this confidence")

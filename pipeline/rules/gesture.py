@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from pipeline.config.rule_params import Severity
 from pipeline.rules import measures as m
 from pipeline.rules.base import Finding, register
 from pipeline.rules.subjects import PoseRule, PostureParams, judgeable, not_visible, staff_poses, track_key
 from pipeline.scene.facts import SceneFacts
 
-SEV = "^(info|low|medium|high)$"
 SIDES = (("left", "right"), ("right", "left"))
 
 
@@ -49,7 +49,7 @@ class ArmsCrossedParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Arms crossed this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Arms open this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     wrist_to_elbow_max: float = Field(0.6, ge=0, le=3,
                                       description="Each wrist at most this far (body scales) from the opposite elbow")
     min_shoulder_width: float = Field(0.4, ge=0, le=1,
@@ -93,7 +93,7 @@ class ChinRestParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Chin propped this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Hand away this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     wrist_to_chin_max: float = Field(0.45, ge=0, le=3,
                                      description="Wrist at most this far from the chin or a cheek (body scales)")
     wrist_above_nose_max: float = Field(0.1, ge=0, le=2,
@@ -170,7 +170,7 @@ class HandsOnHipsParams(PostureParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Hands on hips this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Hands away this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     wrist_to_hip_max: float = Field(0.45, ge=0, le=3, description="Wrist at most this far from the same-side hip (body scales)")
     elbow_out_min: float = Field(0.15, ge=0, le=3,
                                  description="Elbow at least this far outside the same-side shoulder (body scales)")

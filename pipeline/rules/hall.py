@@ -12,13 +12,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from pipeline.config.rule_params import RuleParams, TimeWindow
+from pipeline.config.rule_params import RuleParams, Severity, TimeWindow
 from pipeline.core.types import Event
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.rules.subjects import TrackHistory, track_key
 from pipeline.scene.facts import PersonFact, SceneFacts
-
-SEV = "^(info|low|medium|high)$"
 
 
 def _centre(p: PersonFact) -> np.ndarray:
@@ -89,7 +87,7 @@ class RunningParams(RuleParams):
     min_duration_s: float = Field(1.0, ge=0, le=600, description="Running speed held this long before an event starts")
     clear_after_s: float = Field(2.0, ge=0, le=600, description="Below running speed this long ends the event")
     cooldown_s: float = Field(30.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     active: Literal["opening_hours", "always"] | list[TimeWindow] = Field(
         "always", description="When the rule may raise events (running is wrong at any hour)")
     speed_min_heights_per_s: float = Field(

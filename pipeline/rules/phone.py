@@ -23,22 +23,20 @@ from typing import Any
 import numpy as np
 from pydantic import Field, model_validator
 
+from pipeline.config.rule_params import Severity
+from pipeline.core.regions import crop_region
 from pipeline.rules import measures as m
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.rules.subjects import PoseParams, staff_poses, track_key
 from pipeline.scene.facts import ObjectFact, PersonFact, SceneFacts
-
-SEV = "^(info|low|medium|high)$"
 
 
 class PhoneParams(PoseParams):
     min_duration_s: float = Field(5.0, ge=0, le=3600, description="Phone in hand this long before an event starts")
     clear_after_s: float = Field(5.0, ge=0, le=600, description="No phone in hand this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("medium", pattern=SEV, description="Severity with no customer at the counter")
-    customer_severity: str = Field(
-        "high", pattern=SEV, description="Severity while a customer is at that counter (第五十四条)"
-    )
+    severity: Severity = Field("medium", description="Severity with no customer at the counter")
+    customer_severity: Severity = Field("high", description="Severity while a customer is at that counter (第五十四条)")
     phone_classes: list[str] = Field(
         default_factory=lambda: ["phone", "cell phone"], description="Detector classes that are phones"
     )
@@ -104,9 +102,7 @@ def _inside(pt: np.ndarray | None, box: np.ndarray) -> bool:
 
 
 def _crop_box(person: PersonFact, width: int, height: int) -> list[int]:
-    """The region the phone step crops for this person (pipeline.detectors.cascade.crop_region)."""
-    from pipeline.detectors.cascade import crop_region
-
+    """The region the phone step crops for this person (the same `crop_region` as the phone step)."""
     return [
         int(v)
         for v in crop_region(np.asarray(person.xyxy, np.float32), person.keypoints, person.keypoint_conf, width, height)

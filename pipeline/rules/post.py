@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from pipeline.config.rule_params import RuleParams
+from pipeline.config.rule_params import RuleParams, Severity
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
 
@@ -13,9 +13,8 @@ class UnattendedParams(RuleParams):
     min_duration_s: float = Field(120.0, ge=0, le=86400, description="Seat empty this long before an event starts")
     clear_after_s: float = Field(5.0, ge=0, le=3600, description="Staff back this long ends the event")
     cooldown_s: float = Field(0.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("medium", pattern="^(info|low|medium|high)$", description="Severity with no customer")
-    customer_waiting_severity: str = Field("high", pattern="^(info|low|medium|high)$",
-                                           description="Severity while a customer waits at the counter")
+    severity: Severity = Field("medium", description="Severity with no customer")
+    customer_waiting_severity: Severity = Field("high", description="Severity while a customer waits at the counter")
 
 
 @register

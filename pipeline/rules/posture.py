@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from pipeline.config.rule_params import Severity
 from pipeline.core.types import Event
 from pipeline.rules import measures as m
 from pipeline.rules.base import Finding, register
@@ -26,9 +27,6 @@ from pipeline.rules.subjects import (
     track_key,
 )
 from pipeline.scene.facts import PersonFact, SceneFacts
-
-SEV = "^(info|low|medium|high)$"
-
 
 # --- posture.head_down --------------------------------------------------------------------------
 
@@ -203,7 +201,7 @@ class LeanBackParams(PostureParams):
     min_duration_s: float = Field(30.0, ge=0, le=3600, description="Reclined this long before an event starts")
     clear_after_s: float = Field(5.0, ge=0, le=600, description="Upright this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     recline_min_deg: float = Field(
         25.0, ge=0, le=90,
         description="Torso tilted back from the seat's upright by at least this much (degrees; ordinary backrest "
@@ -260,7 +258,7 @@ class SlouchParams(PostureParams):
     min_duration_s: float = Field(30.0, ge=0, le=3600, description="Tilted this long before an event starts")
     clear_after_s: float = Field(5.0, ge=0, le=600, description="Upright this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     lateral_tilt_deg: float = Field(
         22.0, ge=0, le=90,
         description="Torso tilted sideways from the seat's upright by at least this much (frontal view)")
@@ -349,7 +347,7 @@ class LegsCrossedParams(PostureParams):
     min_duration_s: float = Field(10.0, ge=0, le=3600, description="Legs crossed this long before an event starts")
     clear_after_s: float = Field(3.0, ge=0, le=600, description="Legs uncrossed this long ends the event")
     cooldown_s: float = Field(60.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("low", pattern=SEV, description="Base severity")
+    severity: Severity = Field("low", description="Base severity")
     cross_margin: float = Field(0.1, ge=0, le=1,
                                 description="Ankles in the opposite left/right order to the hips by at least this "
                                             "(body scales)")

@@ -17,11 +17,9 @@ from typing import Any
 
 from pydantic import Field
 
-from pipeline.config.rule_params import RuleParams
+from pipeline.config.rule_params import RuleParams, Severity
 from pipeline.rules.base import Finding, Rule, register
 from pipeline.scene.facts import SceneFacts
-
-SEV = "^(info|low|medium|high)$"
 
 
 def _names(roster: Any) -> dict[str, str]:
@@ -57,7 +55,7 @@ class BothAbsentParams(RuleParams):
     min_duration_s: float = Field(60.0, ge=0, le=86400, description="Both absent this long before an event starts")
     clear_after_s: float = Field(5.0, ge=0, le=3600, description="One of them back this long ends the event")
     cooldown_s: float = Field(0.0, ge=0, le=86400, description="Quiet time after an event ends")
-    severity: str = Field("high", pattern=SEV, description="Severity")
+    severity: Severity = Field("high", description="Severity")
     escalate_to: str = Field("hall_lead", min_length=1, description="Who arranges cover (第二十一条: 客服中心负责人)")
 
 
@@ -84,7 +82,7 @@ class BCoveringParams(RuleParams):
     min_duration_s: float = Field(60.0, ge=0, le=86400, description="A away and B present this long before it is recorded")
     clear_after_s: float = Field(5.0, ge=0, le=3600, description="A back (or B gone) this long ends the record")
     cooldown_s: float = Field(0.0, ge=0, le=86400, description="Quiet time after a record ends")
-    severity: str = Field("info", pattern=SEV, description="Severity (a record, not a violation)")
+    severity: Severity = Field("info", description="Severity (a record, not a violation)")
 
 
 @register

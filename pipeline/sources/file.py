@@ -292,3 +292,16 @@ try:
     VideoFileSource: type[Source] = PyAVFileSource
 except ImportError:  # PyAV missing: every frame is decoded, kept frames retrieved
     VideoFileSource = OpenCVFileSource
+
+
+def video_duration_s(path: Path) -> float | None:
+    """Duration from the container header (frame count / fps); None when unreadable."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return None
+        fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+        n = cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0.0
+        return float(n / fps) if fps > 0 and n > 0 else None
+    finally:
+        cap.release()

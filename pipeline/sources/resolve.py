@@ -18,7 +18,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import samples
 from pipeline.core.errors import SourceError
+from pipeline.sources.open import is_live_spec, open_source
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +35,6 @@ def config_dir(config_path: str | os.PathLike[str]) -> Path:
 
 def _sample_mirror(path: Path) -> Path | None:
     """The mirrored copy of a sample clip that is missing from the project's sample folder."""
-    from pipeline import samples
 
     mirror = os.environ.get("COUNTERWATCH_SAMPLES_DIR")
     if not mirror or path.parent != samples.SAMPLES_DIR.resolve():
@@ -55,8 +56,6 @@ def resolve_source(spec: str, base_dir: str | os.PathLike[str] | None) -> str:
     `base_dir` is the config file's folder (`config_dir(path)`); None keeps a relative
     path relative to the working directory (a config that came from no file).
     """
-    from pipeline.sources import is_live_spec
-
     if not spec or is_live_spec(spec):
         return spec
     p = Path(spec).expanduser()
@@ -73,8 +72,6 @@ def resolve_source(spec: str, base_dir: str | os.PathLike[str] | None) -> str:
 def still_frame(camera: CameraConfig, base_dir: str | os.PathLike[str] | None, *, timeout_s: float = 8.0) -> np.ndarray:
     """One clean BGR frame from the camera's source (the first of a file or folder, the
     next of a stream); SourceError names the camera and what could not be read."""
-    from pipeline.sources import is_live_spec, open_source
-
     spec = resolve_source(camera.source, base_dir)
     if not spec:
         raise SourceError(f"camera {camera.id!r} field source: empty (an rtsp:// URL, webcam:N or a video file)")

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipeline.training.train import write_card
+
 
 def build_card(spec, rep, res, args) -> Path:
     """Write <name>.md and <name>.json next to the ONNX file; returns the card path."""
@@ -52,7 +54,6 @@ def build_card(spec, rep, res, args) -> Path:
         ),
         ("Figures (test split, Ultralytics val)", "```\n" + json.dumps(res.test, indent=1) + "\n```"),
     ]
-    from pipeline.training.train import write_card
 
     write_card(card, {"title": res.onnx.name, "sections": sections, "figures": figures})
     return card

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from pipeline.core.errors import ConfigError
+from pipeline.training import synth
 from pipeline.training.split import group_of, split_of
 
 log = logging.getLogger(__name__)
@@ -271,7 +272,6 @@ def phone_files(spec: DatasetSpec, names: list[str], split: str) -> list[tuple[P
 
 def make_synthetic(spec: DatasetSpec, work: Path, pose_model, *, progress=None) -> list[Source]:
     """Run each synthetic section; returns the sources to merge (one folder each under work)."""
-    from pipeline.training import synth
 
     out = []
     for sy in spec.synthetic:

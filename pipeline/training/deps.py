@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.modelpath import models_dirs
 
 INSTALL_HINT = "pip install 'counterwatch[ultralytics]' (it brings torch and ultralytics)"
 
@@ -13,7 +14,7 @@ INSTALL_HINT = "pip install 'counterwatch[ultralytics]' (it brings torch and ult
 def ultralytics() -> Any:
     """The ultralytics module, or a ConfigError that says how to install it."""
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  (lazy: torch comes with the ultralytics extra)
         import ultralytics as ul
     except ImportError as exc:
         raise ConfigError(f"training needs torch and ultralytics ({exc.name} is missing): {INSTALL_HINT}") from exc
@@ -22,7 +23,6 @@ def ultralytics() -> Any:
 
 def load_yolo(path: str | Path, what: str = "checkpoint") -> Any:
     """An Ultralytics YOLO model from a .pt file; a missing file says how to get one."""
-    from pipeline.core.modelpath import models_dirs
 
     p = Path(path)
     if not p.is_file():
@@ -44,6 +44,6 @@ def load_yolo(path: str | Path, what: str = "checkpoint") -> Any:
 
 def device() -> str:
     """'0' when a CUDA GPU is present, else 'cpu'."""
-    import torch
+    import torch  # lazy: the ultralytics extra
 
     return "0" if torch.cuda.is_available() else "cpu"

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.types import Frame
+from pipeline.detectors.yolo_onnx import YoloOnnxDetector
 from pipeline.training.dataset import IMAGE_EXT, label_path
 
 
@@ -41,7 +43,6 @@ def sweep(
     progress=None,
 ) -> dict[str, Any]:
     """Figures per threshold on the YOLO images under images_dir (labels next to them in labels/)."""
-    from pipeline.detectors.yolo_onnx import YoloOnnxDetector
 
     imgs = sorted(p for p in Path(images_dir).rglob("*") if p.suffix.lower() in IMAGE_EXT)
     if not imgs:
@@ -114,6 +115,4 @@ def choose(rows: list[dict[str, Any]], target_precision: float = 0.9, key: str =
 
 
 def _frame(img: np.ndarray):
-    from pipeline.core.types import Frame
-
     return Frame("sweep", 0, 0.0, img)

@@ -18,6 +18,7 @@ import cv2
 import yaml
 
 from pipeline.core.errors import ConfigError
+from pipeline.events.store import EventStore
 
 CLASSES = ["person", "phone"]
 
@@ -29,8 +30,6 @@ def crop_relpath(event_id: str) -> str:
 def export_reviewed(
     data_dir: str | Path, out: Path, *, rule_id: str = "phone.use", db_url: str | None = None, limit: int = 100_000
 ) -> dict[str, Any]:
-    from pipeline.events.store import EventStore
-
     data = Path(data_dir)
     if db_url is None and not (data / "counterwatch.db").is_file():
         raise ConfigError(f"data folder {data}: no counterwatch.db (give --db-url for another database)")

@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.core.regions import crop_region, hand_regions
+
 log = logging.getLogger(__name__)
 
 # COCO-17 keypoint indices
@@ -280,15 +282,11 @@ def _negative_object(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np
 def upper_body_crop(
     box: np.ndarray, kp: np.ndarray, W: int, H: int, min_conf: float = 0.4
 ) -> tuple[int, int, int, int]:
-    """The same region the phone cascade crops at run time (pipeline.detectors.cascade.crop_region)."""
-    from pipeline.detectors.cascade import crop_region
-
+    """The same region the phone cascade crops at run time (pipeline.core.regions.crop_region)."""
     return crop_region(box, kp[:, :2], kp[:, 2], W, H, 0.2, min_conf)
 
 
 def hand_square(box: np.ndarray, kp: np.ndarray, wrist: int, W: int, H: int) -> tuple[int, int, int, int] | None:
-    from pipeline.detectors.cascade import hand_regions
-
     kc = np.zeros(17, np.float32)
     kc[wrist] = 1.0
     r = hand_regions(box, kp[:, :2], kc, W, H)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.modelpath import models_dirs
 from pipeline.training.deps import device as pick_device
 from pipeline.training.deps import load_yolo, ultralytics
 
@@ -100,7 +101,6 @@ def train(
     if not (32 <= imgsz <= 1280 and imgsz % 32 == 0):
         raise ConfigError(f"imgsz {imgsz}: expected a multiple of 32 between 32 and 1280")
     load_yolo(checkpoint)  # a clear error for a missing or bad checkpoint before anything else
-    from pipeline.core.modelpath import models_dirs
 
     ck = Path(str(checkpoint))
     if not ck.is_file():
@@ -120,7 +120,7 @@ def train(
     else:
         ck = unfuse_checkpoint(ck, out_dir / "init.pt", calib_images=_calib(data, data_yaml))
     if init_from:
-        import torch
+        import torch  # lazy: the ultralytics extra
 
         slots = torch.load(str(ck), map_location="cpu", weights_only=False)["model"].names
         data = {**data, "names": {int(k): v for k, v in slots.items()}}
@@ -233,14 +233,13 @@ def _conv_stats(model, images: list[Path], imgsz: int = 320) -> dict[str, tuple]
     """Per-channel mean and variance of each fused convolution's output (before its bias) on real images."""
     import cv2
     import numpy as np
-    import torch
+    import torch  # lazy: the ultralytics extra
 
     sums: dict[str, list] = {}
     hooks = []
     for name, mod in model.named_modules():
         conv = getattr(mod, "conv", None)
         if isinstance(conv, torch.nn.Conv2d) and conv.bias is not None and not hasattr(mod, "bn"):
-
             def hook(_m, _inp, out, name=name, bias=conv.bias):
                 x = (out - bias.view(1, -1, 1, 1)).double()
                 acc = sums.setdefault(name, [0.0, 0.0, 0])
@@ -288,7 +287,7 @@ def unfuse_checkpoint(pt: Path, dest: Path, keep_classes: dict[int, str] | None 
     checkpoint's class slots (the kept classes first, the rest named `unusedN`, which training
     teaches to stay silent) so that the whole head carries over.
     """
-    import torch
+    import torch  # lazy: the ultralytics extra
     from ultralytics.nn.modules import Conv
     from ultralytics.nn.tasks import DetectionModel
 

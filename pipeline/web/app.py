@@ -27,8 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
-from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
+from pipeline.settings import load_config
 from pipeline.web import board, day, openapi, review_api, zones
 from pipeline.web.auth import (
     LOGIN_CSRF_COOKIE,

@@ -229,8 +229,6 @@ def api_board(request: Request, user: ViewerUser) -> dict[str, Any]:
 def page_board(request: Request, user: ViewerUser):
     cfg = site_config_of(request.app)
     site = cfg.site.name or cfg.site.id if cfg is not None else ""
-    from pipeline.web.review_api import live_mode
-
     return render(request, "board.html", site=site, has_config=cfg is not None, live_mode=live_mode(request.app))
 
 
@@ -243,6 +241,14 @@ def page_cameras(request: Request, user: ViewerUser):
     live = getattr(request.app.state, "live_runner", None) is not None
     return render(request, "cameras.html", cams=cams, outages=outages, live=live, now=now,
                   fmt_clock=lambda t: dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "—")
+
+
+def live_mode(app: Any) -> str | None:
+    """What the SSE feed can push here: "run" (cameras in this process), "tail" (events other processes
+    write into the database, `serve`) or None (no alert bus: nothing is ever pushed)."""
+    if getattr(app.state, "alert_bus", None) is None:
+        return None
+    return "run" if getattr(app.state, "live_runner", None) is not None else "tail"
 
 
 def run_home(request: Request) -> RedirectResponse | None:

@@ -18,7 +18,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
+from pipeline.core.errors import ConfigError
 from pipeline.events import queries
+from pipeline.events.siteconfig import load_stored
+from pipeline.reports.data import ReportQuery, _with_unknown, opening_windows
 from pipeline.web.auth import ViewerUser
 from pipeline.web.i18n import format_duration, get_lang, render, rule_name
 
@@ -41,9 +44,6 @@ def site_config(request: Request) -> Any:
         return cfg
     cached = getattr(request.app.state, "day_stored_config", False)
     if cached is False:
-        from pipeline.core.errors import ConfigError
-        from pipeline.events.siteconfig import load_stored
-
         try:
             cached = load_stored(request.app.state.data_dir)
         except ConfigError:
@@ -94,7 +94,6 @@ def _clip(intervals: list[tuple[dt.datetime, dt.datetime, str]], lo: dt.datetime
 def day_data(request: Request, post: PostChoice, day: dt.date, t_from: dt.time | None,
              t_to: dt.time | None) -> dict[str, Any]:
     """Presence and events of one post on one day, cut to the chosen time range."""
-    from pipeline.reports.data import ReportQuery, _with_unknown, opening_windows
 
     cfg = site_config(request)
     q = ReportQuery(request.app.state.store, None)  # no site filter: the view shows what the folder holds

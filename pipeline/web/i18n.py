@@ -15,6 +15,14 @@ from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 
+from pipeline.events import queries
+from pipeline.rules import catalog  # noqa: F401  (registers every rule)
+from pipeline.rules.articles import ARTICLES
+from pipeline.rules.base import RULES
+from pipeline.web.auth import current_user
+from pipeline.web.names import names_of
+from pipeline.web.schedule import app_schedule
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 LANG_COOKIE = "cw_lang"
@@ -284,9 +292,6 @@ def get_lang(conn: HTTPConnection) -> str:
 
 
 def rule_name(rule_id: str, lang: str) -> str:
-    from pipeline.rules import catalog  # noqa: F401  (registers every rule)
-    from pipeline.rules.base import RULES
-
     cls = RULES.get(rule_id)
     if cls is None:
         return rule_id
@@ -294,8 +299,6 @@ def rule_name(rule_id: str, lang: str) -> str:
 
 
 def article_title(number: str, lang: str) -> str:
-    from pipeline.rules.articles import ARTICLES
-
     a = ARTICLES.get(number)
     if a is None:
         return number
@@ -602,11 +605,21 @@ def templates():  # -> Jinja2Templates (imported lazily: only the web app needs 
                            local_time=local_time,
                            SEVERITIES=SEVERITIES, VERDICTS=VERDICTS, CONFIRM_REASONS=CONFIRM_REASONS,
                            DISMISS_REASONS=DISMISS_REASONS)
-        from pipeline.web.schedule import schedule_banner
-
         env.globals["schedule_banner"] = schedule_banner
         env.globals["dead_letter_count"] = dead_letter_count
     return _TEMPLATES
+
+
+def schedule_banner(request: Any, lang: str) -> str | None:
+    """The banner text for a page, or None while every rule runs."""
+    status = app_schedule(request.app)
+    if status is None or status["rules_active"]:
+        return None
+    if status["until"] is None:
+        return t("sched_no_end", lang, n=status["rules_paused"])
+    when = dt.datetime.fromisoformat(status["until"])
+    until = when.strftime("%a %d %b %H:%M" if lang == "en" else "%m月%d日 %H:%M") + f" ({status['timezone']})"
+    return t(f"sched_{status['state']}", lang, n=status["rules_paused"], until=until)
 
 
 def dead_letter_count(request: Any, user: dict[str, Any] | None) -> int:
@@ -614,23 +627,17 @@ def dead_letter_count(request: Any, user: dict[str, Any] | None) -> int:
     if not user or user.get("role") != "admin":
         return 0
     try:
-        from pipeline.events.queries import dead_letter_count as count
-
-        return count(request.app.state.store)
+        return queries.dead_letter_count(request.app.state.store)
     except Exception:  # noqa: BLE001 - a banner must never break a page
         return 0
 
 
 def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     """A TemplateResponse with lang/t/user/csrf filled in; `?lang=` also sets the language cookie."""
-    from pipeline.web.auth import current_user
-
     lang = get_lang(request)
     user = current_user(request)
     other = "zh" if lang == "en" else "en"
     params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", other)]
-    from pipeline.web.names import names_of
-
     ctx.setdefault("names", names_of(request.app))
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
                switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host

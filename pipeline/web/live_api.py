@@ -23,8 +23,10 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from pipeline import __version__
 from pipeline.alerts.bus import AlertBus, AlertFilter
+from pipeline.alerts.webhooks import dead_letters
 from pipeline.events import queries
 from pipeline.web.auth import SESSION_COOKIE, auth_state, current_user, has_role, origin_allowed, require_user
+from pipeline.web.schedule import app_schedule
 
 router = APIRouter()
 viewer = require_user("viewer")
@@ -80,7 +82,6 @@ def health(request: Request) -> dict[str, Any]:
     if runner is not None:
         states = [h.state for h in runner.health()]
         out["cameras"] = {s: states.count(s) for s in sorted(set(states))}
-    from pipeline.web.schedule import app_schedule
 
     schedule = app_schedule(request.app)  # rules inactive now (outside opening hours) and until when
     if schedule is not None:
@@ -174,7 +175,6 @@ def _esc(v: Any) -> str:
 def get_dead_letters(user: Annotated[dict, Depends(require_user("admin"))], request: Request,
                      limit: int = Query(50, ge=1, le=500)) -> dict[str, Any]:
     """Webhook alerts given up on after `alerts.retry_max_attempts` (newest first), admins only."""
-    from pipeline.alerts.webhooks import dead_letters
 
     store = request.app.state.store
     return {"total": queries.dead_letter_count(store), "items": dead_letters(store, limit)}

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.errors import ConfigError
+from pipeline.events.siteconfig import load_stored
+
 
 @dataclass(frozen=True)
 class Names:
@@ -56,9 +59,6 @@ def site_config_of(app: Any) -> Any:
         return cfg
     stored = getattr(app.state, "_stored_config", False)
     if stored is False:
-        from pipeline.core.errors import ConfigError
-        from pipeline.events.siteconfig import load_stored
-
         try:
             stored = load_stored(app.state.data_dir)
         except ConfigError:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from pipeline.web.i18n import SEVERITIES
 from pipeline.web.schemas import ErrorOut
 
 PUBLIC = {"/api/health", "/api/login"}
@@ -73,7 +74,6 @@ def install(app: FastAPI) -> None:
         comps = spec.setdefault("components", {}).setdefault("schemas", {})
         comps["ErrorOut"] = ErrorOut.model_json_schema(ref_template="#/components/schemas/{model}")
         routes = {(m.lower(), r.path): r for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
-        from pipeline.web.i18n import SEVERITIES
 
         params = {**PARAM_SCHEMAS, "severity": {"type": "string", "enum": list(SEVERITIES)}}
         for path, ops in spec.get("paths", {}).items():

@@ -18,7 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pipeline.events import queries, serialize
 from pipeline.events.store import EventStore
+from pipeline.rules import catalog  # noqa: F401
+from pipeline.rules.articles import ARTICLES
+from pipeline.rules.base import RULES
 from pipeline.web.auth import SupervisorUser, ViewerUser
+from pipeline.web.board import live_mode, run_home
 from pipeline.web.i18n import (
     CONFIRM_REASONS,
     DISMISS_REASONS,
@@ -180,19 +184,9 @@ def filter_choices(request: Request) -> dict[str, list[str]]:
     if cfg is not None:
         cams |= {c.id for c in cfg.cameras}
         posts |= {p.id for c in cfg.cameras for p in c.posts}
-    from pipeline.rules import catalog  # noqa: F401
-    from pipeline.rules.base import RULES
 
     rules |= set(RULES)
     return {"cameras": sorted(cams), "posts": sorted(posts), "rules": sorted(rules)}
-
-
-def live_mode(app: Any) -> str | None:
-    """What the SSE feed can push here: "run" (cameras in this process), "tail" (events other processes
-    write into the database, `serve`) or None (no alert bus: nothing is ever pushed)."""
-    if getattr(app.state, "alert_bus", None) is None:
-        return None
-    return "run" if getattr(app.state, "live_runner", None) is not None else "tail"
 
 
 def to_out(row: dict[str, Any], lang: str, names: Names | None = None) -> EventOut:
@@ -294,8 +288,6 @@ def api_quality(request: Request, user: ViewerUser) -> QualityOut:
 @router.get("/review", response_class=HTMLResponse, include_in_schema=False)
 def page_list(request: Request, f: Filter, user: ViewerUser):
     if request.url.path == "/":
-        from pipeline.web.board import run_home
-
         home = run_home(request)  # `counterwatch run` opens on the hall board
         if home is not None:
             return home
@@ -316,8 +308,6 @@ def fragment_row(event_id: str, request: Request, user: ViewerUser):
 
 @router.get("/events/{event_id}", response_class=HTMLResponse, include_in_schema=False)
 def page_event(event_id: str, request: Request, user: ViewerUser):
-    from pipeline.rules.articles import ARTICLES
-
     store = store_of(request)
     row = get_event_row(store, event_id)
     if row is None:

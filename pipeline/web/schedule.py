@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from typing import Any
 
-from pipeline.core.sitetime import schedule_status
+from pipeline.config.schedule import schedule_status
 
 _cache: dict[int, tuple[float, dict[str, Any]]] = {}
 _lock = threading.Lock()
@@ -28,17 +27,3 @@ def app_schedule(app: Any) -> dict[str, Any] | None:
             _cache.clear()
         _cache[id(cfg)] = (time.monotonic(), status)
     return status
-
-
-def schedule_banner(request: Any, lang: str) -> str | None:
-    """The banner text for a page, or None while every rule runs."""
-    from pipeline.web.i18n import t
-
-    status = app_schedule(request.app)
-    if status is None or status["rules_active"]:
-        return None
-    if status["until"] is None:
-        return t("sched_no_end", lang, n=status["rules_paused"])
-    when = dt.datetime.fromisoformat(status["until"])
-    until = when.strftime("%a %d %b %H:%M" if lang == "en" else "%m月%d日 %H:%M") + f" ({status['timezone']})"
-    return t(f"sched_{status['state']}", lang, n=status["rules_paused"], until=until)

@@ -31,10 +31,10 @@ from ruamel.yaml import YAML, YAMLError
 from ruamel.yaml.comments import CommentedSeq
 
 from pipeline.config.geometry import polygon_problem
-from pipeline.config.loader import parse_config
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.errors import ConfigError, SourceError
 from pipeline.events import queries
+from pipeline.settings import SiteConfig, parse_config
 from pipeline.sources import VideoFileSource, config_dir, still_frame
 from pipeline.web.auth import AdminUser
 from pipeline.web.i18n import render

@@ -17,10 +17,11 @@ import pytest
 
 from pipeline.alerts.payload import SIGNATURE_HEADER, TIMESTAMP_HEADER, build_alert, verify_body
 from pipeline.alerts.webhooks import WebhookOutbox
-from pipeline.config.models import AlertsConfig, SiteConfig
+from pipeline.config.models import AlertsConfig
 from pipeline.core.errors import ConfigError
 from pipeline.core.types import Event
 from pipeline.events.store import EventStore
+from pipeline.settings import SiteConfig
 
 
 def free_port() -> int:

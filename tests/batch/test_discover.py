@@ -11,8 +11,8 @@ import pytest
 from pipeline.batch.discover import discover
 from pipeline.batch.ledger import config_version
 from pipeline.batch.run import _import_ray, run_batch
-from pipeline.config.loader import parse_config
 from pipeline.core.errors import ConfigError, CounterwatchError, SourceError
+from pipeline.settings import parse_config
 
 CFG = parse_config("""
 cameras:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from pipeline.config.models import DetectorConfig, ModelsConfig, PoseConfig, SiteConfig
+from pipeline.config.backends import BackendConfig, NoPoseConfig
 from pipeline.core.threads import thread_plan
 from pipeline.detectors.mediapipe_pose import MediaPipePoseConfig
-from pipeline.detectors.registry import DETECTOR_CONFIGS, POSE_CONFIGS, BackendConfig, NoPoseConfig, pose_backend
+from pipeline.detectors.registry import DETECTOR_CONFIGS, POSE_CONFIGS, pose_backend
 from pipeline.detectors.ultralytics_backend import UltralyticsConfig
 from pipeline.detectors.yolo_onnx import YoloOnnxConfig
 from pipeline.detectors.yolo_pose import YoloPoseConfig
+from pipeline.settings import DetectorConfig, ModelsConfig, PoseConfig, SiteConfig
 
 
 def test_every_plugin_registers_its_config():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.core.regions import expand_box
 from pipeline.core.types import Detections
 from pipeline.detectors.base import (
     box_iou,
     cxcywh_to_xyxy,
     drop_outside_box,
-    expand_box,
     letterbox,
     nms,
     with_empty_pose,

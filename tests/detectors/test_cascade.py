@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config.models import DetectorConfig, PhoneCascadeConfig
+from pipeline.config.models import PhoneCascadeConfig
+from pipeline.core.regions import crop_region, hand_regions
 from pipeline.core.skeleton import KP
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.cascade import PhoneCascade, build_cascade, crop_region
+from pipeline.detectors.cascade import PhoneCascade, build_cascade
+from pipeline.settings import DetectorConfig
 
 
 class RecordingDetector:
@@ -113,8 +115,6 @@ def test_hand_regions_square_around_confident_wrists_inside_the_frame():
     import numpy as np
 
     from pipeline.core.skeleton import KP
-    from pipeline.detectors.cascade import hand_regions
-
     kp = np.zeros((17, 2), np.float32)
     kc = np.zeros(17, np.float32)
     kp[KP["left_wrist"]] = (100, 200)

@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
-from pipeline.config.models import SiteConfig
 from pipeline.modelsfetch import find_entry, load_manifest
+from pipeline.settings import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 EXAM = "dev/exam_hall_phone_headdown/vijaylaxmibiradar131"
@@ -75,4 +75,5 @@ def test_phone_found_in_hand_and_not_on_writing_frames(pipeline_models, data_dir
 
 
 MIN_HOLDING_FOUND = 2  # of 4 (the licence-clean build; see models/counterwatch_phone.md)
-MAX_WRITING_FLAGGED = 12  # of 14: far from the "none" the rule needs (see models/counterwatch_phone.md)
+MAX_WRITING_FLAGGED = 13  # of 14: far from the "none" the rule needs (see models/counterwatch_phone.md);
+# 12 on one CI machine, 13 on another (one frame's score sits at the threshold and moves with the CPU's float kernels)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config.models import PoseConfig
 from pipeline.core.errors import ConfigError, ModelNotFoundError
 from pipeline.core.skeleton import KP
 from pipeline.core.types import Detections
 from pipeline.detectors.registry import build_pose
+from pipeline.settings import PoseConfig
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
 VIS = 0.5

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from pipeline.config.models import DetectorConfig
 from pipeline.core.errors import CounterwatchError
 from pipeline.detectors.registry import build_detector
 from pipeline.detectors.ultralytics_backend import MissingExtraError, from_ultralytics_result
+from pipeline.settings import DetectorConfig
 
 
 def test_missing_extra_error_says_pip_install(monkeypatch):

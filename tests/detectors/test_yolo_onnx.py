@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.config.models import DetectorConfig
 from pipeline.core.errors import ConfigError, ModelNotFoundError
 from pipeline.detectors.registry import build_detector
 from pipeline.detectors.yolo_onnx import YoloOnnxDetector, parse_imgsz, parse_names
+from pipeline.settings import DetectorConfig
 
 pytestmark = [pytest.mark.models, pytest.mark.data]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli
-from pipeline.config.models import SiteConfig
+from pipeline.settings import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SUBSET = [  # positives and negatives of several rules

@@ -13,9 +13,9 @@ import pytest
 
 from pipeline.analyze import analyze_file
 from pipeline.commands.bench_pipeline import naive_config
-from pipeline.config.loader import load_config
 from pipeline.evaluation.videos import load_scenarios
 from pipeline.processor import build_models
+from pipeline.settings import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 FPS = 2.0

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.loader import load_config
 from pipeline.core.errors import ConfigError
 from pipeline.evaluation.videos import Scenario, load_scenarios, predicted_intervals, score_scenario
+from pipeline.settings import load_config
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "tests/data/scenarios.yaml"

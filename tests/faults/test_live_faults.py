@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
 from pipeline.live.runner import LiveRunner
+from pipeline.settings import load_config
 from tests.live.helpers import DESK, site_config
 
 
@@ -105,9 +105,10 @@ class _FlakySink:
 
 
 def test_failing_sink_does_not_drop_the_event(tmp_path):
-    from pipeline.config.models import CameraConfig, SiteConfig
+    from pipeline.config.models import CameraConfig
     from pipeline.core.types import Event
     from pipeline.processor import CameraPipeline, Models
+    from pipeline.settings import SiteConfig
 
     cfg = SiteConfig.model_validate({"cameras": [{"id": "c1"}]})
     flaky = _FlakySink()

@@ -7,12 +7,13 @@ from sqlalchemy import select
 
 from pipeline.alerts.feed import AlertFeed
 from pipeline.alerts.webhooks import WebhookOutbox
-from pipeline.config.models import CameraConfig, SiteConfig
+from pipeline.config.models import CameraConfig
 from pipeline.core.types import Event
 from pipeline.events.schema import EventRow, OutboxRow
 from pipeline.events.sinks import StoreSink
 from pipeline.events.store import EventStore
 from pipeline.processor import CameraPipeline, Models
+from pipeline.settings import SiteConfig
 
 
 def test_event_and_outbox_rows_commit_together(tmp_path):

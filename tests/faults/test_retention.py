@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pipeline.config.models import RetentionConfig, SiteConfig
+from pipeline.config.models import RetentionConfig
 from pipeline.core.types import Event
 from pipeline.events.retention import apply_retention
 from pipeline.events.store import EventStore
+from pipeline.settings import SiteConfig
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, 0)
 

@@ -7,7 +7,7 @@ import math
 import random
 
 from pipeline.config.geometry import polygon_problem
-from pipeline.config.loader import load_config
+from pipeline.settings import load_config
 from tests.web.conftest import app, login, seeded_template, web_dir  # noqa: F401  (fixtures)
 
 

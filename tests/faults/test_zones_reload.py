@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
+from pipeline.settings import load_config
 from pipeline.web.auth import add_user
 from tests.live.helpers import DESK, free_port, site_config, start_run, stop_run, wait_healthy
 

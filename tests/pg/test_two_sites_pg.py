@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from pipeline.analyze import analyze_file
-from pipeline.config.loader import load_config
 from pipeline.events.store import EventStore
+from pipeline.settings import load_config
 
 DEMO_CONFIG = "configs/demo.yaml"
 

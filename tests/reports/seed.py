@@ -12,10 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipeline.config.loader import parse_config
-from pipeline.config.models import SiteConfig
 from pipeline.core.types import Event
 from pipeline.events.store import EventStore
+from pipeline.settings import SiteConfig, parse_config
 
 DAY = dt.date(2026, 11, 26)
 

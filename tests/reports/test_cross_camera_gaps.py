@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from pipeline.config.loader import parse_config
 from pipeline.reports.data import cross_camera_gaps
+from pipeline.settings import parse_config
 
 CFG = parse_config("""
 site: {opening_hours: [{days: [mon, tue, wed, thu, fri], start: "08:30", end: "17:30"}]}

@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
-from pipeline.config.loader import parse_config
 from pipeline.core.errors import ConfigError
 from pipeline.events import siteconfig
+from pipeline.settings import parse_config
 from tests.reports import seed
 
 DAY = dt.date(2026, 11, 26)

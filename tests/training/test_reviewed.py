@@ -98,9 +98,10 @@ def test_export_needs_a_store(tmp_path, capsys):
 def test_evidence_keeps_the_raw_crop_with_customers_blurred(tmp_path):
     import numpy as np
 
-    from pipeline.config.models import CameraConfig, SiteConfig
+    from pipeline.config.models import CameraConfig
     from pipeline.core.types import Frame
     from pipeline.events.evidence import EvidenceRecorder
+    from pipeline.settings import SiteConfig
 
     store = EventStore.for_dir(tmp_path)
     rec = EvidenceRecorder(tmp_path, SiteConfig(), CameraConfig(id="cam1"), store)

@@ -23,7 +23,7 @@ AB_DETAILS = {"duty_id": "D1", "duty_name": "综合业务", "a_staff": "zhao", "
 
 @pytest.fixture(scope="module")
 def names() -> Names:
-    from pipeline.config.loader import load_config
+    from pipeline.settings import load_config
 
     return Names.from_config(load_config(DEMO_CONFIG))
 
@@ -213,8 +213,8 @@ def test_names_from_the_config_stored_with_the_data(web_dir):
     """`serve` without --config: the names come from the config the data folder was analysed with."""
     from fastapi.testclient import TestClient
 
-    from pipeline.config.loader import load_config
     from pipeline.events.siteconfig import remember
+    from pipeline.settings import load_config
     from pipeline.web.app import create_app
 
     plain = create_app(web_dir)

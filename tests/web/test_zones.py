@@ -10,7 +10,7 @@ import shutil
 import pytest
 import yaml
 
-from pipeline.config.loader import load_config
+from pipeline.settings import load_config
 
 
 def _body(c):

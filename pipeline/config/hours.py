@@ -1,4 +1,4 @@
-"""Opening hours, breaks and rule windows on the local wall clock.
+"""Opening hours, breaks and rule windows on the local wall clock (pure functions of the config).
 
 With no wall clock (a recording without a known start) every instant counts as
 inside opening hours, so recorded files can still be analysed.
