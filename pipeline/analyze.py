@@ -21,6 +21,7 @@ from pipeline.config.models import CameraConfig
 from pipeline.core.errors import CounterwatchError, SourceError
 from pipeline.core.stages import stage
 from pipeline.core.types import Event
+from pipeline.events.chain import Made, SinkBase, SinkChain
 from pipeline.events.evidence import EvidenceRecorder
 from pipeline.events.reconcile import Reconciler, recording_keys
 from pipeline.events.sinks import JsonlSink, PresenceRecorder, StoreSink, event_json
@@ -117,21 +118,15 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     reconciler = Reconciler(store, source=source, recordings=keys, site_id=cfg.site.id)
     if reconciler.stored:
         store.repair_evidence(out_dir, event_ids=reconciler.stored_ids, site_id=cfg.site.id)
-    evidence = EvidenceRecorder(out_dir, cfg, camera, store)
-    jsonl = JsonlSink(out_dir / "events.jsonl", evidence_of=evidence.paths_of)
     presence = PresenceRecorder(store, camera_id=camera.id, site_id=cfg.site.id, source=source,
                                 wall_at=wall_at, recording=str(path))
-
-    def committed(ev: Event) -> None:
-        if echo and ev.state == "start":
-            tqdm.write(f"event {ev.event_id} {ev.rule_id} {ev.article} post={ev.post_id} "
-                       f"t={ev.start_s:.1f}s severity={ev.severity}")
-
-    sink = StoreSink(store, source=source, recording=str(path), on_committed=committed)
-    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, sinks=[sink, jsonl], fps=fps, references=store)
+    finished = _Finished(echo=echo)
+    chain = SinkChain([StoreSink(store, source=source, recording=str(path)),
+                       EvidenceRecorder(out_dir, cfg, camera, store),
+                       JsonlSink(out_dir / "events.jsonl"), presence, finished], camera_id=camera.id)
+    pipe = CameraPipeline(cfg, camera, models, wall_at=wall_at, fps=fps, references=store)
     presence.settling = pipe.settling  # the vote's first seconds are recorded as unknown
     pipe.identify = reconciler
-    finished: list[Event] = []
     t0 = time.perf_counter()
     last_t = 0.0
     try:
@@ -144,10 +139,8 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
                 try:
                     for frame in src:
                         res = pipe.process(frame)
-                        with stage("evidence"):
-                            evidence.on_frame(frame, res)
-                            presence.observe(res.facts)
-                        finished += [e for e in res.events if e.state == "end"]
+                        with stage("sinks"):
+                            chain.frame(frame, res)
                         last_t = frame.timestamp_s
                         result.frames += 1
                         bar.update(1)
@@ -160,20 +153,30 @@ def analyze_file(path: Path | str, cfg: SiteConfig, camera_id: str | None, out_d
     except SourceError as exc:
         result.error = str(exc)
     finally:
-        closing = pipe.close(last_t)
-        finished += closing
-        for ev in closing:
-            evidence.on_event_end(ev)
-        evidence.close()
-        presence.flush(last_t)
-        jsonl.close()
+        chain.close(last_t, pipe.close(last_t))  # the events running at the end, then every sink's close
     # only reached when the analysis ran to its end (a truncated file counts up to where it stopped)
     reconciler.finish(None if result.error is None else last_t)
     if own_store:
         store.close()
     result.wall_s = time.perf_counter() - t0
-    result.events = [event_json(e, evidence=evidence.paths_of(e.event_id)) for e in finished]
+    result.events = finished.events
     return result
+
+
+class _Finished(SinkBase):
+    """The console end of the chain: prints started events (`--echo`), keeps finished ones for the result."""
+
+    stage = "alerts"
+
+    def __init__(self, echo: bool = False):
+        self.echo, self.events = echo, []
+
+    def on_event(self, ev: Event, made: Made) -> None:
+        if self.echo and ev.state == "start":
+            tqdm.write(f"event {ev.event_id} {ev.rule_id} {ev.article} post={ev.post_id} "
+                       f"t={ev.start_s:.1f}s severity={ev.severity}")
+        if ev.state == "end":
+            self.events.append(event_json(ev, evidence=made.evidence))
 
 
 def _truncated(path: Path, video_s: float, fps: float, frames: int) -> str | None:

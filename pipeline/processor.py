@@ -1,7 +1,8 @@
-"""One camera's per-frame work: detect -> track -> pose (staff) -> scene facts -> rules -> sinks.
+"""One camera's per-frame work: detect -> track -> pose (staff) -> scene facts -> rules -> events.
 
-`CameraPipeline.process(frame)` is the whole hot path. Sinks (store, clips,
-alert feed) are passed in at the edge; rules never do I/O.
+`CameraPipeline.process(frame)` is the whole hot path; it returns a `FrameResult` and
+does no I/O but the learned upright references. The caller hands the result to the
+camera's sink chain (`pipeline.events.chain`: store, evidence, jsonl, presence, alerts).
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from pipeline.config.hours import rule_active
 from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, rule_params
-from pipeline.core.errors import OutputError
 from pipeline.core.stages import count, stage
 from pipeline.core.types import Detections, Event, Frame
 from pipeline.detectors.cascade import build_cascade
@@ -34,10 +34,6 @@ from pipeline.tracking.bytetrack import PersonTracker
 
 log = logging.getLogger(__name__)
 UPRIGHT_SAVE_EVERY_S = 60.0  # learned upright references are written to the store at most this often
-
-
-class EventSink(Protocol):
-    def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None: ...
 
 
 @dataclass
@@ -333,6 +329,7 @@ class FrameResult:
     persons: Detections
     objects: Detections
     events: list[Event] = field(default_factory=list)
+    zones: dict | None = None  # the camera's zones in pixels at this frame's size (snapshots draw them)
 
 
 class CameraPipeline:
@@ -340,12 +337,10 @@ class CameraPipeline:
 
     def __init__(self, cfg: SiteConfig, camera: CameraConfig, models: Models, *,
                  wall_at: Callable[[float], dt.datetime | None] = lambda t: None,
-                 sinks: list[EventSink] | None = None, fps: float | None = None, board: Any = None,
-                 references: Any = None):
+                 fps: float | None = None, board: Any = None, references: Any = None):
         self.cfg, self.camera, self.models = cfg, camera, models
         self.board = board  # PresenceBoard shared by the cameras of one process, or None
         self.wall_at = wall_at
-        self.sinks = list(sinks or [])
         self.tracker = PersonTracker(fps or cfg.analysis.fps, lost_s=cfg.analysis.track_lost_s)
         self.assigner = SceneAssigner(camera)
         self.upright = UprightModel(camera)
@@ -360,7 +355,6 @@ class CameraPipeline:
         self._last_staff: dict[str, tuple[int, ...]] = {}  # post -> track ids seen last
         self._presence: dict[str, deque[tuple[float, bool]]] = {}  # post -> recent (t, staff seen)
         self.identify: Callable[[Event], Event] | None = None  # re-analysis: maps new ids onto stored ones
-        self._retry: deque[tuple[EventSink, Event]] = deque()  # event states a sink failed on, retried in order
         self._presence_since: dict[str, float] = {}  # post -> time of its first frame
         self._staffed: dict[str, bool] = {}  # post -> smoothed presence
         self.memory = PerceiveMemory(cfg.analysis.gating, cfg.analysis.cadence)
@@ -371,11 +365,12 @@ class CameraPipeline:
         self.assigner = SceneAssigner(camera)
         self._rois = None
 
-    def process(self, frame: Frame) -> FrameResult:
+    def process(self, frame: Frame, *, models: Models | None = None) -> FrameResult:
+        """One frame; `models`: the model set leased for this frame (live cameras share a pool)."""
         size = (frame.width, frame.height)
         if self._rois is None or self._rois[0] != size:
             self._rois = (size, post_rois(self.camera, size) if self.cfg.models.post_crops else [])
-        persons, objects, assigned = perceive(self.models, frame, self.assigner, self.tracker,
+        persons, objects, assigned = perceive(models or self.models, frame, self.assigner, self.tracker,
                                               self.cfg.models.pose.staff_only, rois=self._rois[1],
                                               memory=self.memory)
         with stage("scene"):
@@ -388,12 +383,10 @@ class CameraPipeline:
         with stage("rules"):
             events = self._run_rules(facts)
         self.last_t = frame.timestamp_s
-        with stage("sinks"):
-            for ev in events:
-                self._emit(ev, frame, facts)
         if self._upright_saved_t is None or facts.t - self._upright_saved_t >= UPRIGHT_SAVE_EVERY_S:
             self._save_upright(facts.t)
-        return FrameResult(facts=facts, persons=persons, objects=objects, events=events)
+        return FrameResult(facts=facts, persons=persons, objects=objects, events=events,
+                           zones=self.assigner.zones_px(size))
 
     def _hold_presence(self, facts: SceneFacts) -> SceneFacts:
         """Smooth per-post presence over `presence_window_s` by majority vote, with hysteresis.
@@ -450,13 +443,11 @@ class CameraPipeline:
         since = self._presence_since.get(post_id)
         return window > 0 and (since is None or t - since < window / 2)
 
-    def outage(self, t: float) -> list[Event]:
+    def outage(self, t: float) -> FrameResult:
         """The camera is offline at t: rules see an offline frame (unknown time)."""
         facts = SceneFacts(source_id=self.camera.id, t=t, wall=self.wall_at(t), frame_size=(0, 0), online=False)
-        events = self._run_rules(facts)
-        for ev in events:
-            self._emit(ev, None, facts)
-        return events
+        return FrameResult(facts=facts, persons=Detections.empty(), objects=Detections.empty(),
+                           events=self._run_rules(facts))
 
     def close(self, t: float | None = None) -> list[Event]:
         """End every running event (end of a file, shutdown)."""
@@ -468,10 +459,7 @@ class CameraPipeline:
             out += rule.flush(t)
         if self.identify is not None:
             out = [self.identify(ev) for ev in out]
-        for ev in out:
-            self._emit(ev, None, None)
         self._save_upright(t)
-        self.flush_retries()
         return out
 
     def _save_upright(self, t: float) -> None:
@@ -489,60 +477,6 @@ class CameraPipeline:
         if self.identify is not None:
             out = [self.identify(ev) for ev in out]
         return out
-
-    def _emit(self, ev: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
-        if self._retry:
-            self._flush_retry()
-        for sink in self.sinks:
-            if any(q is sink and e.event_id == ev.event_id for q, e in self._retry):
-                self._queue_retry(sink, ev)  # an earlier state of this event still waits: keep the order
-                continue
-            try:
-                sink.handle(ev, frame, facts)
-            except OutputError:
-                raise  # the database or disk cannot take events: stop with a clear error
-            except Exception:  # one failing sink must not stop the others or the camera, nor drop the event
-                log.exception("camera %s: sink %s failed on event %s (%s); retried with the next event",
-                              self.camera.id, type(sink).__name__, ev.event_id, ev.state)
-                self._queue_retry(sink, ev)
-
-    def _queue_retry(self, sink: EventSink, ev: Event) -> None:
-        if len(self._retry) >= RETRY_LIMIT:
-            old_sink, old = self._retry.popleft()
-            log.error("camera %s: sink %s dropped event %s (%s) after repeated failures", self.camera.id,
-                      type(old_sink).__name__, old.event_id, old.state)
-        self._retry.append((sink, ev))
-
-    def _flush_retry(self) -> None:
-        pending, self._retry = self._retry, deque()
-        failed: set[tuple[int, str]] = set()
-        for sink, ev in pending:
-            if (id(sink), ev.event_id) in failed:
-                self._retry.append((sink, ev))
-                continue
-            try:
-                sink.handle(ev, None, None)
-            except OutputError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - still failing: keep it (bounded), in order
-                log.warning("camera %s: sink %s still fails on event %s (%s): %s", self.camera.id,
-                            type(sink).__name__, ev.event_id, ev.state, exc)
-                failed.add((id(sink), ev.event_id))
-                self._retry.append((sink, ev))
-
-    def flush_retries(self) -> int:
-        """Try the held-back sink calls once more (end of a file, shutdown); returns what is still failing."""
-        if self._retry:
-            self._flush_retry()
-        for sink, ev in self._retry:
-            log.error("camera %s: sink %s dropped event %s (%s): it kept failing", self.camera.id,
-                      type(sink).__name__, ev.event_id, ev.state)
-        n = len(self._retry)
-        self._retry.clear()
-        return n
-
-
-RETRY_LIMIT = 1000  # held-back sink calls per camera; the oldest is dropped (and logged) beyond this
 
 
 def build_rules(cfg: SiteConfig, camera: CameraConfig,

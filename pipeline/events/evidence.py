@@ -1,7 +1,9 @@
 """Evidence for each event: an annotated snapshot at its start and an H.264 clip with pre/post-roll.
 
-Driven per analysed frame by the caller (after the rules ran), so the frame that
-started an event is already in the clip's ring buffer. Customers are blurred.
+The evidence sink of the chain (`pipeline.events.chain`), after the store: every frame
+goes into the clip ring buffer first (`on_frame`), so the frame that started an event is
+already in its clip. The paths it makes reach the later sinks in `Made.evidence`; the
+zones a snapshot draws come with the frame's result. Customers are blurred.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from pipeline.config.models import CameraConfig
 from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
+from pipeline.events.chain import Made, SinkBase
 from pipeline.events.clips import ClipRecorder, clip_relpath
 from pipeline.events.snapshot import blur_regions, render_snapshot, write_snapshot
 from pipeline.events.store import EventStore
 from pipeline.rules.articles import ARTICLES
 from pipeline.rules.base import RULES
-from pipeline.scene.assign import SceneAssigner
 from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -32,11 +34,12 @@ def customer_boxes(res: Any) -> list[np.ndarray]:
     return [p.xyxy for p in res.facts.persons if p.role == "customer"]
 
 
-class EvidenceRecorder:
+class EvidenceRecorder(SinkBase):
+    stage = "evidence"
+
     def __init__(self, out_dir: Path, cfg: SiteConfig, camera: CameraConfig, store: EventStore):
         self.out_dir = out_dir
         self.cfg, self.camera, self.store = cfg, camera, store
-        self.assigner = SceneAssigner(camera)
         a = cfg.analysis
         self.blur = a.blur_customers
         for sub in ("clips", "snapshots"):
@@ -49,29 +52,32 @@ class EvidenceRecorder:
                                   max_clip_s=a.max_clip_s)
         self._paths: dict[str, dict[str, str]] = {}
         self._unsaved: dict[str, dict[str, Any]] = {}  # clip results the store could not take yet
+        self._blur: list[np.ndarray] = []  # the current frame's customer boxes
 
-    def set_zones(self, camera: CameraConfig) -> None:
-        """Snapshots draw the new zones from now on."""
-        self.camera, self.assigner = camera, SceneAssigner(camera)
+    def set_camera(self, camera: CameraConfig) -> None:
+        """Post names for the snapshot titles after a zones reload (the zones come with each result)."""
+        self.camera = camera
 
     def paths_of(self, event_id: str) -> dict[str, str]:
         return self._paths.get(event_id, {})
 
-    def on_frame(self, frame: Frame, res: Any) -> None:
+    def on_frame(self, frame: Frame | None, res: Any) -> None:
         if self._unsaved:
             self._save_unsaved()
-        blur = customer_boxes(res) if self.blur else []
-        self.clips.push(frame, blur_boxes=blur)
-        for ev in res.events:
-            if ev.state == "start":
-                self._start(ev, frame, res, blur)
-            elif ev.state == "end":
-                self.on_event_end(ev)
+        if frame is None:  # an offline tick: nothing to record
+            self._blur = []
+            return
+        self._blur = customer_boxes(res) if self.blur else []
+        self.clips.push(frame, blur_boxes=self._blur)
 
-    def on_event_end(self, ev: Event) -> None:
-        self.clips.stop(ev.event_id, ev.end_s if ev.end_s is not None else ev.start_s)
+    def on_event(self, ev: Event, made: Made) -> None:
+        if ev.state == "start" and made.frame is not None and made.result is not None:
+            self._start(ev, made.frame, made.result, self._blur)
+        elif ev.state == "end":
+            self.clips.stop(ev.event_id, ev.end_s if ev.end_s is not None else ev.start_s)
+        made.evidence = dict(self.paths_of(ev.event_id))
 
-    def close(self) -> None:
+    def close(self, t: float | None = None) -> None:
         self.clips.close()
         if self._unsaved:
             self._save_unsaved()
@@ -115,8 +121,7 @@ class EvidenceRecorder:
         write_snapshot(self.out_dir / f"snapshots/{ev.event_id}_crop.jpg", crop)
 
     def _annotate(self, ev: Event, frame: Frame, res: Any, blur: list[np.ndarray]) -> np.ndarray:
-        size = (frame.width, frame.height)
-        zp = self.assigner.zones_px(size)
+        zp = res.zones or {"posts": {}, "waiting": [], "staff_area": []}
         zones: dict[str, list[np.ndarray]] = {"seat": [], "desk": [], "customer": [],
                                               "waiting": list(zp["waiting"]), "staff_area": list(zp["staff_area"])}
         for pz in zp["posts"].values():

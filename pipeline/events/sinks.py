@@ -1,7 +1,8 @@
-"""Event sinks used by `analyze` and `run`: database, events.jsonl, presence intervals.
+"""The store, events.jsonl and presence sinks of the chain (`pipeline.events.chain`).
 
-Each event is committed to the database the moment it starts (crash safety) and
-then printed; events.jsonl gets one line per finished event, flushed at once.
+Each event is committed to the database the moment it starts (crash safety);
+events.jsonl gets one line per finished event, flushed at once, with the clip and
+snapshot paths the evidence sink made; presence intervals are written in batches.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event, Frame
 from pipeline.events import queries
+from pipeline.events.chain import Made, SinkBase
 from pipeline.events.serialize import event_dict, event_json, jsonl_dict
 from pipeline.events.store import EventStore
 from pipeline.scene.facts import SceneFacts
@@ -42,43 +44,43 @@ def rewrite_jsonl(store: EventStore, path: Path) -> int:
     return len(lines)
 
 
-class StoreSink:
+class StoreSink(SinkBase):
     """Writes every state of every event to the database (insert on start, update after)."""
 
+    stage, retry = "store", True
+
     def __init__(self, store: EventStore, *, source: str = "live", recording: str | None = None,
-                 on_committed: Callable[[Event], None] | None = None, outbox: Any = None,
-                 alert_of: Callable[[Event, float | None], dict[str, Any]] | None = None):
+                 outbox: Any = None, alert_of: Callable[[Event, float | None], dict[str, Any]] | None = None):
         self.store, self.source, self.recording = store, source, recording
-        self.on_committed = on_committed
         # live: the webhook outbox rows of each event state are written in the event's transaction
         self.outbox, self.alert_of = outbox, alert_of
 
-    def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
+    def on_event(self, event: Event, made: Made) -> None:
         also = None
         if self.outbox is not None and self.alert_of is not None:
-            alert = self.alert_of(event, frame.timestamp_s if frame is not None else None)
+            alert = self.alert_of(event, made.frame_s)
             also = lambda s: self.outbox.enqueue(alert, session=s)  # noqa: E731
         self.store.record_event(event, source=self.source, recording=self.recording, also=also)
-        if self.on_committed is not None:
-            self.on_committed(event)
+        made.committed = True
 
 
-class JsonlSink:
-    """Appends finished events to events.jsonl (flushed and fsynced per line)."""
+class JsonlSink(SinkBase):
+    """Appends finished events to events.jsonl (flushed and fsynced per line), with their evidence paths."""
 
-    def __init__(self, path: Path, evidence_of: Callable[[str], dict[str, str]] | None = None):
+    stage, retry = "jsonl", True
+
+    def __init__(self, path: Path):
         self.path = path
-        self.evidence_of = evidence_of or (lambda _id: {})
         try:
             self._fh = open(path, "a", encoding="utf-8", opener=private.opener)  # 0600
             private.tighten(path)
         except OSError as exc:
             raise OutputError(f"{path}: cannot write events file ({exc.strerror})") from None
 
-    def handle(self, event: Event, frame: Frame | None, facts: SceneFacts | None) -> None:
+    def on_event(self, event: Event, made: Made) -> None:
         if event.state != "end":
             return
-        line = json.dumps(event_json(event, evidence=self.evidence_of(event.event_id)), ensure_ascii=False)
+        line = json.dumps(event_json(event, evidence=made.evidence), ensure_ascii=False)
         try:
             self._follow()
             self._fh.write(line + "\n")
@@ -97,12 +99,14 @@ class JsonlSink:
             self._fh.close()
             self._fh = open(self.path, "a", encoding="utf-8")
 
-    def close(self) -> None:
+    def close(self, t: float | None = None) -> None:
         self._fh.close()
 
 
-class PresenceRecorder:
+class PresenceRecorder(SinkBase):
     """Per-post presence intervals (present / absent / unknown), written to the store in batches."""
+
+    stage = "presence"
 
     def __init__(self, store: EventStore, *, camera_id: str, site_id: str, source: str,
                  wall_at: Callable[[float], dt.datetime | None], recording: str | None = None,
@@ -114,6 +118,12 @@ class PresenceRecorder:
         self._last_flush: float | None = None
         # (post, t) -> True while the camera's presence vote is still settling: that time is unknown
         self.settling: Callable[[str, float], bool] | None = None
+
+    def on_frame(self, frame: Frame | None, result: Any) -> None:
+        self.observe(result.facts)
+
+    def close(self, t: float) -> None:
+        self.flush(t)
 
     def observe(self, facts: SceneFacts) -> None:
         t = facts.t

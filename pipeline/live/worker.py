@@ -1,4 +1,4 @@
-"""One live camera: source -> CameraPipeline -> evidence/presence -> alert feed, in a thread.
+"""One live camera: source -> CameraPipeline -> sink chain (store, evidence, presence, alerts), in a thread.
 
 Why a thread per camera with a shared pool of model sets: onnxruntime and LiteRT
 release the GIL while they run, so K model sets (K = cores) keep every core busy
@@ -22,16 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts.feed import AlertFeed
+from pipeline.alerts.sink import AlertSink
 from pipeline.config.models import CameraConfig
 from pipeline.core.clock import steady_time, steady_to_wall
 from pipeline.core.types import Event
+from pipeline.events.chain import SinkChain
 from pipeline.events.clips import clip_relpath
 from pipeline.events.evidence import EvidenceRecorder
 from pipeline.events.sinks import PresenceRecorder, StoreSink
 from pipeline.events.store import EventStore
 from pipeline.live.health import CameraHealth
 from pipeline.processor import CameraPipeline, Models
-from pipeline.scene.facts import SceneFacts
 from pipeline.settings import SiteConfig
 
 log = logging.getLogger(__name__)
@@ -148,9 +149,12 @@ class CameraWorker:
         presence = PresenceRecorder(self.store, camera_id=cam.id, site_id=cfg.site.id, source="live",
                                     wall_at=live_wall_at)
         outbox = getattr(self.feed, "outbox", None)
-        sink = StoreSink(self.store, source="live", outbox=outbox,
-                         alert_of=lambda ev, frame_s: self.feed.alert(ev, frame_s=frame_s, evidence=evidence_paths(ev)))
-        self._enqueued = outbox is not None
+        # the outbox rows of each state are written in the event's own transaction, with the paths
+        # its evidence will have (the alert links them before they exist)
+        store = StoreSink(self.store, source="live", outbox=outbox,
+                          alert_of=lambda ev, frame_s: self.feed.alert(ev, frame_s=frame_s, evidence=evidence_paths(ev)))
+        chain = SinkChain([store, evidence, presence, AlertSink(self.feed, enqueued=outbox is not None)],
+                          camera_id=cam.id)
         pipe: CameraPipeline | None = None
         last_t: float | None = None
         last_outage_tick = 0.0
@@ -164,9 +168,7 @@ class CameraWorker:
                 if frame is None:
                     if self.health.down and pipe is not None and now - last_outage_tick >= self.outage_tick_s:
                         last_outage_tick = now
-                        self._publish(pipe.outage(now), None, evidence)
-                        presence.observe(SceneFacts(source_id=cam.id, t=now, wall=live_wall_at(now),
-                                                    frame_size=(0, 0), online=False))
+                        chain.frame(None, pipe.outage(now))
                     if getattr(src, "ended", False):
                         break
                     continue
@@ -177,22 +179,19 @@ class CameraWorker:
                     new_cam = self._take_new_zones()
                     if new_cam is not None:
                         cam = self.camera = new_cam
-                        evidence.set_zones(cam)
+                        evidence.set_camera(cam)
                         if pipe is not None:
                             pipe.set_zones(cam)
                         log.info("camera %s: zones reloaded", cam.id)
                     if pipe is None:
-                        pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, sinks=[sink], fps=self.fps,
+                        pipe = CameraPipeline(cfg, cam, models, wall_at=live_wall_at, fps=self.fps,
                                               board=self.board, references=self.store)
                         presence.settling = pipe.settling
-                    pipe.models = models
-                    res = pipe.process(frame)
-                evidence.on_frame(frame, res)
-                presence.observe(res.facts)
+                    res = pipe.process(frame, models=models)
+                chain.frame(frame, res)
                 if self.board is not None:  # queue length for the hall board
                     self.board.note_waiting(cam.id, res.facts.t, res.facts.waiting_count)
                 last_t = frame.timestamp_s
-                self._publish(res.events, frame.timestamp_s, evidence)
                 self.health.analysed_frame(frame.timestamp_s, sum(e.state == "start" for e in res.events))
                 if self.on_frame is not None:
                     self.on_frame(cam.id, frame, res)
@@ -200,16 +199,8 @@ class CameraWorker:
             self.health.stopping = True
             src.close()
             end_t = steady_time()
-            if pipe is not None:
-                closing = pipe.close(last_t if last_t is not None else end_t)
-                for ev in closing:
-                    evidence.on_event_end(ev)
-                self._publish(closing, None, evidence)
-            evidence.close()  # finishes clips (post-roll cut at shutdown)
-            presence.flush(end_t)
+            # the events that end at shutdown, then every sink's close: clips finish (post-roll cut
+            # at shutdown), presence is flushed
+            closing = pipe.close(last_t if last_t is not None else end_t) if pipe is not None else []
+            chain.close(end_t, closing)
             self.health.close()
-
-    def _publish(self, events: list[Event], frame_s: float | None, evidence: EvidenceRecorder) -> None:
-        for ev in events:
-            self.feed.publish(ev, frame_s=frame_s, evidence=evidence.paths_of(ev.event_id),
-                              enqueued=getattr(self, "_enqueued", False))

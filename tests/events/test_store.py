@@ -2,6 +2,7 @@ import datetime as dt
 import json
 
 from pipeline.core.types import Event
+from pipeline.events.chain import Made
 from pipeline.events.sinks import JsonlSink, PresenceRecorder
 from pipeline.events.store import SCHEMA_VERSION, EventStore
 from tests.builders import facts, post_facts
@@ -48,9 +49,9 @@ def test_reopen_keeps_data_and_marks_unfinished_clips_partial(tmp_path):
 
 
 def test_jsonl_has_only_finished_events(tmp_path):
-    sink = JsonlSink(tmp_path / "events.jsonl", evidence_of=lambda i: {"clip": f"clips/{i}.mp4"})
-    sink.handle(ev(), None, None)
-    sink.handle(ev("end", 40.0), None, None)
+    sink = JsonlSink(tmp_path / "events.jsonl")
+    sink.on_event(ev(), Made(None, None, evidence={"clip": "clips/e1.mp4"}))
+    sink.on_event(ev("end", 40.0), Made(None, None, evidence={"clip": "clips/e1.mp4"}))
     sink.close()
     lines = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert len(lines) == 1 and lines[0]["end_s"] == 40.0 and lines[0]["clip"] == "clips/e1.mp4"

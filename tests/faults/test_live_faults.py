@@ -92,33 +92,82 @@ def test_worker_error_restarts_the_camera_and_is_counted(tmp_path, data_dir, mod
 
 
 class _FlakySink:
-    """Raises (not an OutputError) on the first call, then records."""
+    """A chain sink that raises (not an OutputError) on its first event, then records."""
+
+    stage, retry = "jsonl", True
 
     def __init__(self):
         self.calls, self.got = 0, []
 
-    def handle(self, ev, frame, facts):
+    def on_frame(self, frame, result):
+        pass
+
+    def on_event(self, ev, made):
         self.calls += 1
         if self.calls == 1:
             raise ValueError("injected sink fault")
-        self.got.append((ev.event_id, ev.state))
+        self.got.append((ev.event_id, ev.state, made.evidence.get("clip")))
+
+    def close(self, t):
+        pass
 
 
-def test_failing_sink_does_not_drop_the_event(tmp_path):
-    from pipeline.config.models import CameraConfig
+class _Evidence:
+    """Stands for the evidence sink: tells the later sinks the clip path of each event."""
+
+    stage, retry = "evidence", False
+
+    def on_frame(self, frame, result):
+        pass
+
+    def on_event(self, ev, made):
+        made.evidence = {"clip": f"clips/{ev.event_id}.mp4"}
+
+    def close(self, t):
+        pass
+
+
+def test_failing_sink_does_not_drop_the_event():
     from pipeline.core.types import Event
-    from pipeline.processor import CameraPipeline, Models
-    from pipeline.settings import SiteConfig
+    from pipeline.events.chain import SinkChain
 
-    cfg = SiteConfig.model_validate({"cameras": [{"id": "c1"}]})
     flaky = _FlakySink()
-    pipe = CameraPipeline(cfg, CameraConfig(id="c1"), Models(detector=None, pose=None, cascade=None), sinks=[flaky])
+    chain = SinkChain([_Evidence(), flaky], camera_id="c1")
     ev = Event(event_id="e1", rule_id="post.unattended", article="第二十条", source_id="c1", post_id="P1",
                track_ids=(), state="start", severity="medium", start_s=1.0, end_s=None)
-    pipe._emit(ev, None, None)  # fails: held back
-    pipe._emit(ev.with_(state="update", end_s=2.0), None, None)  # the start goes first, then this one
-    pipe._emit(ev.with_(state="end", end_s=3.0), None, None)
-    assert flaky.got == [("e1", "start"), ("e1", "update"), ("e1", "end")]
+    chain.event(ev)  # fails: held back
+    assert flaky.got == []
+    chain.event(ev.with_(state="update", end_s=2.0))  # the start goes first, then this one
+    chain.event(ev.with_(state="end", end_s=3.0))
+    # in order, and the held-back start still carries what the evidence sink made for it
+    assert flaky.got == [("e1", "start", "clips/e1.mp4"), ("e1", "update", "clips/e1.mp4"),
+                         ("e1", "end", "clips/e1.mp4")]
+
+
+def test_a_sink_chain_refuses_sinks_out_of_order():
+    import pytest
+
+    from pipeline.events.chain import SinkChain
+
+    with pytest.raises(ValueError, match="out of order"):
+        SinkChain([_FlakySink(), _Evidence()], camera_id="c1")
+
+
+def test_a_sink_without_retry_stops_the_chain():
+    import pytest
+
+    from pipeline.core.types import Event
+    from pipeline.events.chain import SinkChain
+
+    class Broken(_Evidence):
+        def on_event(self, ev, made):
+            raise RuntimeError("evidence broke")
+
+    chain = SinkChain([Broken()], camera_id="c1")
+    ev = Event(event_id="e1", rule_id="post.unattended", article="第二十条", source_id="c1", post_id="P1",
+               track_ids=(), state="start", severity="medium", start_s=1.0, end_s=None)
+    with pytest.raises(RuntimeError, match="evidence broke"):  # the worker restarts the camera on it
+        chain.event(ev)
 
 
 def test_failing_clip_result_write_is_retried(tmp_path, data_dir, models_dir):

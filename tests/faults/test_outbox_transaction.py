@@ -7,12 +7,11 @@ from sqlalchemy import select
 
 from pipeline.alerts.feed import AlertFeed
 from pipeline.alerts.webhooks import WebhookOutbox
-from pipeline.config.models import CameraConfig
 from pipeline.core.types import Event
+from pipeline.events.chain import SinkChain
 from pipeline.events.schema import EventRow, OutboxRow
 from pipeline.events.sinks import StoreSink
 from pipeline.events.store import EventStore
-from pipeline.processor import CameraPipeline, Models
 from pipeline.settings import SiteConfig
 
 
@@ -33,13 +32,13 @@ def test_event_and_outbox_rows_commit_together(tmp_path):
 
     box._add_rows = flaky
     sink = StoreSink(store, outbox=box, alert_of=lambda ev, t: feed.alert(ev, frame_s=t))
-    pipe = CameraPipeline(cfg, CameraConfig(id="c1"), Models(detector=None, pose=None, cascade=None), sinks=[sink])
+    chain = SinkChain([sink], camera_id="c1")
     ev = Event(event_id="e1", rule_id="post.unattended", article="第二十条", source_id="c1", post_id="P1",
                track_ids=(), state="start", severity="medium", start_s=1.0, end_s=None)
-    pipe._emit(ev, None, None)
+    chain.event(ev)
     with store.session() as s:  # the failed outbox write took the event with it: nothing half-written
         assert s.get(EventRow, "e1") is None and s.scalars(select(OutboxRow)).all() == []
-    pipe._emit(ev.with_(state="end", end_s=6.0), None, None)
+    chain.event(ev.with_(state="end", end_s=6.0))
     with store.session() as s:
         assert s.get(EventRow, "e1").state == "end"
         assert sorted(r.state for r in s.scalars(select(OutboxRow))) == ["end", "start"]

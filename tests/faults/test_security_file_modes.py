@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.cli import main
 from pipeline.core.types import Event
+from pipeline.events.chain import Made
 from pipeline.events.sinks import JsonlSink
 from pipeline.events.store import EventStore
 
@@ -56,8 +57,8 @@ def test_library_use_is_private_too(tmp_path, monkeypatch):
         store = EventStore.for_dir(d)
         store.record_event(Event("ev1", "post.unattended", "第二十条", "cam1", "P1", (1,), "end", "medium", 0.0, 5.0))
         sink = JsonlSink(d / "events.jsonl")
-        sink.handle(Event("ev1", "post.unattended", "第二十条", "cam1", "P1", (1,), "end", "medium", 0.0, 5.0),
-                    None, None)
+        sink.on_event(Event("ev1", "post.unattended", "第二十条", "cam1", "P1", (1,), "end", "medium", 0.0, 5.0),
+                      Made(None, None))
         sink.close()
         modes = _modes(d)
         assert {"counterwatch.db", "counterwatch.db-wal", "counterwatch.db-shm", "events.jsonl"} <= set(modes)
