@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from pipeline.config.models import GatingConfig
-from pipeline.detectors.base import box_iou
+from pipeline.core.boxes import box_iou
 
 
 @dataclass

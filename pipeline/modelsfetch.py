@@ -8,22 +8,19 @@ so an interrupted or corrupted download never leaves a file that looks usable.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 from pipeline.core.errors import ConfigError, ModelNotFoundError
+from pipeline.core.fetch import ChecksumError, DownloadError, download, sha256_file
 from pipeline.core.modelpath import PROJECT_MODELS, models_dirs
 from pipeline.detectors.ultralytics_backend import import_ultralytics
 
 MANIFEST = PROJECT_MODELS / "manifest.yaml"
-_CHUNK = 1 << 16
 
 
 class FetchError(ModelNotFoundError):
@@ -111,14 +108,6 @@ def find_entry(entries: list[ModelEntry], name: str) -> ModelEntry:
     raise ConfigError(f"model {name!r} is not in the manifest (known: {', '.join(e.name for e in entries)})")
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def locate(entry: ModelEntry) -> Path | None:
     """Where the model is found in the models directories, or None."""
     for d in models_dirs():
@@ -187,45 +176,22 @@ def fetch(
         if shipped.resolve() != target.resolve():
             shutil.copy2(shipped, target)
         return target, entry.sha256
-    tmp = dest / f".{entry.file}.part"
-    h = hashlib.sha256()
+    accepted = (entry.sha256, *entry.also_accepted_sha256) if entry.sha256 is not None else None
     try:
-        req = urllib.request.Request(entry.url, headers={"User-Agent": "counterwatch-models-fetch"})
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp, open(tmp, "wb") as out:
-            total = int(resp.headers.get("Content-Length") or 0) or None
-            bar = None
-            if progress:
-                from tqdm import tqdm
-
-                bar = tqdm(total=total, unit="B", unit_scale=True, desc=entry.file, leave=False)
-            try:
-                for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                    out.write(chunk)
-                    h.update(chunk)
-                    if bar is not None:
-                        bar.update(len(chunk))
-            finally:
-                if bar is not None:
-                    bar.close()
-    except urllib.error.HTTPError as exc:
-        tmp.unlink(missing_ok=True)
-        raise FetchError(f"download of {entry.name} from {entry.url} failed: HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        tmp.unlink(missing_ok=True)
-        reason = getattr(exc, "reason", exc)
+        digest = download(entry.url, target, accepted, timeout_s=timeout_s,
+                          progress=entry.file if progress else None, leave=False,
+                          headers={"User-Agent": "counterwatch-models-fetch"})
+    except DownloadError as exc:
+        if exc.status is not None:
+            raise FetchError(f"download of {entry.name} from {entry.url} failed: HTTP {exc.status} {exc.reason}"
+                             ) from None
         raise FetchError(
-            f"could not download {entry.name} from {entry.url} ({reason}); this machine may be offline: "
+            f"could not download {entry.name} from {entry.url} ({exc.reason}); this machine may be offline: "
             f"copy {entry.file} into {dest} by hand" + (f" (sha256 {entry.sha256})" if entry.sha256 else "")
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    digest = h.hexdigest()
-    if entry.sha256 is not None and not entry.accepts(digest):
-        tmp.unlink(missing_ok=True)
+    except ChecksumError as exc:
         raise FetchError(
-            f"download of {entry.name} from {entry.url} has sha256 {digest}, but models/manifest.yaml expects "
+            f"download of {entry.name} from {entry.url} has sha256 {exc.got}, but models/manifest.yaml expects "
             f"{entry.sha256}; the file was not kept"
-        )
-    os.replace(tmp, target)
+        ) from None
     return target, digest

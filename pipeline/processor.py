@@ -18,6 +18,7 @@ import numpy as np
 
 from pipeline.config.hours import rule_active
 from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, rule_params
+from pipeline.core.boxes import box_iou
 from pipeline.core.stages import count, stage
 from pipeline.core.types import Detections, Event, Frame
 from pipeline.detectors.cascade import build_cascade
@@ -89,19 +90,9 @@ def nms_merge(a: Detections, b: Detections, iou: float = 0.5) -> Detections:
     keep = np.ones(len(b), bool)
     for i in range(len(b)):
         same = a.class_name.astype(str) == str(b.class_name[i])
-        if same.any() and _iou(b.xyxy[i], a.xyxy[same]).max() >= iou:
+        if same.any() and box_iou(b.xyxy[i], a.xyxy[same]).max() >= iou:
             keep[i] = False
     return Detections.merge([a, b[keep]])
-
-
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1]) + (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area - inter, 1e-6)
 
 
 def roi_persons_each(models: Models, frame: Frame, rois: list[np.ndarray]) -> list[Detections]:
@@ -258,7 +249,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         if memory is None:
             if is_staff.any():
                 with stage("phone"):
-                    objects = nms_merge(objects, models.cascade.detect(frame, persons[is_staff]))
+                    objects = nms_merge(objects, _plain(models.cascade.detect(frame, persons[is_staff])))
         else:
             objects = _phone_step(models, frame, persons, is_staff, still, tids, memory, objects)
     if memory is not None:

@@ -25,16 +25,6 @@ from pipeline.settings import SiteConfig
 
 __all__ = ["recording_keys"]
 
-CHUNK = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
 
 def config_version(cfg: SiteConfig | dict[str, Any], fps: float | None = None) -> str:
     """A short hash of everything that shapes an analysis: the whole config plus an fps override."""

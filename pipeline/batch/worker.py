@@ -20,6 +20,7 @@ from typing import Any
 from pipeline.analyze import analyze_file
 from pipeline.batch import ledger
 from pipeline.core.errors import ConfigError, CounterwatchError, ModelNotFoundError, OutputError
+from pipeline.core.fetch import sha256_file
 from pipeline.events.store import EventStore
 from pipeline.processor import build_models
 from pipeline.settings import SiteConfig
@@ -86,7 +87,7 @@ def analyze_one(job: Job) -> Outcome:
     path = Path(job.path)
     out = Outcome(path=job.path, camera_id=job.camera_id, status="failed")
     try:
-        sha = ledger.file_sha256(path)
+        sha = sha256_file(path)
     except OSError as exc:
         out.error = f"{path}: cannot read recording ({exc.strerror})"
         return out

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.fetch import sha256_file
 from pipeline.core.modelpath import models_dirs
-from pipeline.modelsfetch import MANIFEST, build, default_dest, fetch, find_entry, load_manifest, locate, sha256_file
+from pipeline.modelsfetch import MANIFEST, build, default_dest, fetch, find_entry, load_manifest, locate
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

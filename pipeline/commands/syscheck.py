@@ -35,7 +35,7 @@ def _browser() -> str:
 
 
 def _cjk_font() -> str:
-    from pipeline.reports.fonts import find_cjk_font
+    from pipeline.core.fonts import find_cjk_font
 
     return str(find_cjk_font())
 

@@ -109,32 +109,43 @@ class Detections:
 
     @classmethod
     def merge(cls, parts: list[Detections]) -> Detections:
+        """One Detections of all the parts, in order; empty parts are ignored.
+
+        Every non-empty part must carry the same optional fields (tracker_id, keypoints and
+        keypoint_conf, the same data keys, the same number of keypoints): a field some parts
+        have and others lack raises ValueError naming it, rather than being dropped.
+        """
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
+        for name in ("tracker_id", "keypoints", "keypoint_conf"):
+            have = [getattr(p, name) is not None for p in parts]
+            if any(have) and not all(have):
+                raise ValueError(f"Detections.merge: {name} is set in some parts and None in others")
+        if parts[0].keypoints is not None and len({p.keypoints.shape[1] for p in parts}) != 1:
+            raise ValueError("Detections.merge: keypoints have different numbers of points "
+                             f"({sorted({p.keypoints.shape[1] for p in parts})})")
+        keys = set(parts[0].data)
+        for p in parts[1:]:
+            if set(p.data) != keys:
+                diff = sorted(keys ^ set(p.data))
+                raise ValueError(f"Detections.merge: data keys {diff} are in some parts and not in others")
 
         def cat(attr: str):
             vals = [getattr(p, attr) for p in parts]
-            if any(v is None for v in vals):
-                return None
-            return np.concatenate(vals)
+            return None if vals[0] is None else np.concatenate(vals)
 
-        kps = None
-        kpc = None
-        if all(p.keypoints is not None for p in parts) and len({p.keypoints.shape[1] for p in parts}) == 1:
-            kps, kpc = cat("keypoints"), cat("keypoint_conf")
-        keys = set.intersection(*(set(p.data) for p in parts))
         return cls(
             xyxy=cat("xyxy"),
             confidence=cat("confidence"),
             class_id=cat("class_id"),
             class_name=cat("class_name"),
             tracker_id=cat("tracker_id"),
-            keypoints=kps,
-            keypoint_conf=kpc,
-            data={k: np.concatenate([p.data[k] for p in parts]) for k in keys},
+            keypoints=cat("keypoints"),
+            keypoint_conf=cat("keypoint_conf"),
+            data={k: np.concatenate([p.data[k] for p in parts]) for k in parts[0].data},
         )
 
     def __len__(self) -> int:

@@ -79,39 +79,6 @@ def cxcywh_to_xyxy(b: np.ndarray) -> np.ndarray:
     return out
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(n,4) x (m,4) xyxy -> (n,m) IoU."""
-    a = np.asarray(a, np.float32).reshape(-1, 4)
-    b = np.asarray(b, np.float32).reshape(-1, 4)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(br - tl, 0, None).prod(axis=2)
-    area_a = (a[:, 2:] - a[:, :2]).clip(0).prod(axis=1)
-    area_b = (b[:, 2:] - b[:, :2]).clip(0).prod(axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
-def nms(xyxy: np.ndarray, scores: np.ndarray, iou_threshold: float, class_ids: np.ndarray | None = None) -> np.ndarray:
-    """Indices kept by greedy NMS, best first. With class_ids, boxes of different classes never suppress each other."""
-    if len(xyxy) == 0:
-        return np.zeros((0,), np.int64)
-    boxes = np.asarray(xyxy, np.float32)
-    if class_ids is not None:
-        # Offset each class far apart so one NMS pass is per-class (the Ultralytics trick).
-        offset = (np.asarray(class_ids, np.float32) * (float(boxes.max()) + 1.0))[:, None]
-        boxes = boxes + offset
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size:
-        i = int(order[0])
-        keep.append(i)
-        if order.size == 1:
-            break
-        ious = box_iou(boxes[i : i + 1], boxes[order[1:]])[0]
-        order = order[1:][ious <= iou_threshold]
-    return np.asarray(keep, np.int64)
-
-
 def clip_boxes(xyxy: np.ndarray, width: int, height: int) -> np.ndarray:
     out = np.asarray(xyxy, np.float32).copy()
     out[:, 0::2] = out[:, 0::2].clip(0, width)

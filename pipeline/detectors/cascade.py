@@ -13,9 +13,10 @@ import numpy as np
 
 from pipeline.config.backends import BackendConfig
 from pipeline.config.models import PhoneCascadeConfig
+from pipeline.core.boxes import nms
 from pipeline.core.regions import crop_region, hand_regions
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.base import Detector, nms
+from pipeline.detectors.base import Detector
 from pipeline.detectors.registry import build_detector
 
 # Classes a hand-held or desk-top personal item comes out as: "phone" from the project's phone

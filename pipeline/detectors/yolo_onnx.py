@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from pipeline.core.boxes import nms
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.types import Detections, Frame
-from pipeline.detectors.base import Letterbox, clip_boxes, cxcywh_to_xyxy, letterbox, nms
+from pipeline.detectors.base import Letterbox, clip_boxes, cxcywh_to_xyxy, letterbox
 from pipeline.detectors.registry import BackendConfig, detector_backend
 
 log = logging.getLogger(__name__)

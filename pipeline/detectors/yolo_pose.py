@@ -23,18 +23,17 @@ import cv2
 import numpy as np
 from pydantic import Field
 
+from pipeline.core.boxes import box_iou, nms
 from pipeline.core.errors import ConfigError
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.regions import expand_box
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import (
     N_KEYPOINTS,
-    box_iou,
     clip_boxes,
     cxcywh_to_xyxy,
     drop_outside_box,
     letterbox,
-    nms,
     with_empty_pose,
 )
 from pipeline.detectors.registry import BackendConfig, pose_backend

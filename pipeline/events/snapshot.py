@@ -22,9 +22,9 @@ from PIL import Image, ImageDraw
 
 from pipeline.core import private
 from pipeline.core.errors import OutputError
+from pipeline.core.fonts import cjk_font
 from pipeline.core.skeleton import COCO_EDGES
 from pipeline.core.types import Frame
-from pipeline.events.fonts import cjk_font
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,7 @@
 """CJK font for reports: one file for charts, and a small TrueType subset for the PDF.
 
+The font file is `pipeline.core.fonts.find_cjk_font` (a report fails without one).
+
 Why a subset converted to TrueType: Debian's Noto Sans CJK ships as a .ttc with
 CFF outlines. Chromium prints CFF web fonts as anonymous Type 3 glyph procedures
 and reportlab cannot read CFF at all, so the PDF would carry no named CJK font.
@@ -13,47 +15,12 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import os
-import shutil
-import subprocess
-from functools import lru_cache
 from pathlib import Path
 
-from pipeline.core.errors import OutputError
+from pipeline.core.fonts import find_cjk_font
 
-CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/System/Library/Fonts/PingFang.ttc",
-)
 FAMILY_SC = "Noto Sans CJK SC"
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # its INFO lines list every glyph
-
-
-@lru_cache(maxsize=1)
-def find_cjk_font() -> Path:
-    """The CJK font file: $COUNTERWATCH_CJK_FONT, a known path, or what fontconfig picks for zh."""
-    env = os.environ.get("COUNTERWATCH_CJK_FONT")
-    if env:
-        p = Path(env)
-        if not p.is_file():
-            raise OutputError(f"COUNTERWATCH_CJK_FONT={env}: font file not found")
-        return p
-    for c in CANDIDATES:
-        if Path(c).is_file():
-            return Path(c)
-    if shutil.which("fc-match"):
-        try:
-            out = subprocess.run(["fc-match", "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True,
-                                 timeout=10).stdout.strip()
-            if out and Path(out).is_file() and Path(out).suffix.lower() in (".ttc", ".otf", ".ttf"):
-                return Path(out)
-        except (OSError, subprocess.SubprocessError):
-            pass
-    raise OutputError("no CJK font found for the report: install fonts-noto-cjk "
-                      "(apt-get install fonts-noto-cjk) or set COUNTERWATCH_CJK_FONT")
 
 
 def _face_index(path: Path) -> int:

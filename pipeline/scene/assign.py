@@ -28,8 +28,19 @@ def to_pixels(poly: list[list[float]], size: tuple[int, int]) -> np.ndarray:
     return (np.asarray(poly, np.float32) * np.array([w, h], np.float32)).astype(np.float32)
 
 
-def inside(poly: np.ndarray, pt: np.ndarray) -> bool:
-    return cv2.pointPolygonTest(poly.reshape(-1, 1, 2), (float(pt[0]), float(pt[1])), False) >= 0
+def in_polygon(poly: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(n,) bool: which of the (n,2) points lie inside the polygon or on its edge (cv2.pointPolygonTest)."""
+    contour = np.asarray(poly, np.float32).reshape(-1, 1, 2)
+    return np.array([cv2.pointPolygonTest(contour, (float(x), float(y)), False) >= 0
+                     for x, y in np.asarray(pts, np.float64).reshape(-1, 2)], bool)
+
+
+def in_any(polys: list[np.ndarray], pts: np.ndarray) -> np.ndarray:
+    """(n,) bool: which points lie in at least one of the polygons."""
+    out = np.zeros(len(pts), bool)
+    for poly in polys:
+        out |= in_polygon(poly, pts)
+    return out
 
 
 def person_anchors(persons: Detections) -> np.ndarray:
@@ -46,7 +57,7 @@ def person_anchors(persons: Detections) -> np.ndarray:
 class SceneAssigner:
     """Turns one frame's tracked persons and objects into SceneFacts for one camera."""
 
-    def __init__(self, camera: CameraConfig, desk_classes: frozenset[str] | None = None):
+    def __init__(self, camera: CameraConfig):
         self.camera = camera
         self._size: tuple[int, int] | None = None
         self._zones: dict[str, object] = {}
@@ -75,21 +86,24 @@ class SceneAssigner:
         z = self.zones_px(size)
         anchors = person_anchors(persons)
         centers = persons.centers
+        seated = {pid: in_polygon(pz["seat"], anchors) | in_polygon(pz["seat"], centers)
+                  for pid, pz in z["posts"].items()}
+        in_staff_area = in_any(z["staff_area"], anchors)
+        in_customer = in_any([pz["customer"] for pz in z["posts"].values() if "customer" in pz], anchors)
+        in_customer |= in_any(z["waiting"], anchors)
         roles: list[str] = []
         posts: list[str | None] = []
         area: list[bool] = []
         for i in range(n):
             role, post, in_area = "unknown", None, False
-            for pid, pz in z["posts"].items():
-                if inside(pz["seat"], anchors[i]) or inside(pz["seat"], centers[i]):
+            for pid, seat in seated.items():
+                if seat[i]:
                     role, post = "staff", pid
                     break
-            if role == "unknown" and any(inside(a, anchors[i]) for a in z["staff_area"]):
+            if role == "unknown" and in_staff_area[i]:
                 role, in_area = "staff", True
-            if role == "unknown":
-                in_customer = any("customer" in pz and inside(pz["customer"], anchors[i]) for pz in z["posts"].values())
-                if in_customer or any(inside(w, anchors[i]) for w in z["waiting"]):
-                    role = "customer"
+            if role == "unknown" and in_customer[i]:
+                role = "customer"
             roles.append(role)
             posts.append(post)
             area.append(in_area)
@@ -122,10 +136,11 @@ class SceneAssigner:
                 staff = tuple(p.track_id for p in pfacts if p.role == "staff" and p.post_id == pid)
                 cust = 0
                 if "customer" in pz:
-                    cust = sum(1 for i, p in enumerate(pfacts) if p.role == "customer" and inside(pz["customer"], anchors[i]))
+                    here = in_polygon(pz["customer"], anchors)
+                    cust = sum(1 for i, p in enumerate(pfacts) if p.role == "customer" and here[i])
                 posts[pid] = PostFacts(pid, staff, cust)
-            waiting = sum(1 for i, p in enumerate(pfacts)
-                          if p.role == "customer" and any(inside(w, anchors[i]) for w in z["waiting"]))
+            in_waiting = in_any(z["waiting"], anchors)
+            waiting = sum(1 for i, p in enumerate(pfacts) if p.role == "customer" and in_waiting[i])
         return SceneFacts(source_id=source_id, t=t, wall=wall, frame_size=size, persons=tuple(pfacts),
                           objects=tuple(ofacts), posts=posts, waiting_count=waiting, online=online)
 
@@ -136,14 +151,16 @@ class SceneAssigner:
         centers = objects.centers
         tables = objects.xyxy[np.isin(objects.class_name.astype(str), list(TABLE_CLASSES))]
         z = self.zones_px(size) if self.has_zones else None
+        on_desks = {} if z is None else {pid: in_polygon(pz["desk"], centers)
+                                         for pid, pz in z["posts"].items() if "desk" in pz}
         for i in range(len(objects)):
             name = str(objects.class_name[i])
             if name in TABLE_CLASSES:
                 continue
             post_id, on_desk = None, False
             if z is not None:
-                for pid, pz in z["posts"].items():
-                    if "desk" in pz and inside(pz["desk"], centers[i]):
+                for pid, here in on_desks.items():
+                    if here[i]:
                         post_id, on_desk = pid, True
                         break
             else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config.models import CameraConfig
+from pipeline.core.boxes import box_ios
 
 
 def _square(box: np.ndarray, scale: float, size: tuple[int, int], min_side: float) -> np.ndarray:
@@ -21,14 +22,6 @@ def _square(box: np.ndarray, scale: float, size: tuple[int, int], min_side: floa
     ox = float(np.clip(cx - side / 2, 0, w - side))
     oy = float(np.clip(cy - side / 2, 0, h - side))
     return np.array([ox, oy, ox + side, oy + side], np.float32)
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller box."""
-    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    small = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
-    return iw * ih / small if small > 0 else 0.0
 
 
 def post_rois(camera: CameraConfig, size: tuple[int, int], *, scale: float = 2.0, min_side: float = 256.0,
@@ -44,7 +37,7 @@ def post_rois(camera: CameraConfig, size: tuple[int, int], *, scale: float = 2.0
         merged = False
         for i in range(len(boxes)):
             for j in range(i + 1, len(boxes)):
-                if _overlap(boxes[i], boxes[j]) >= merge_overlap:
+                if float(box_ios(boxes[i], boxes[j])[0, 0]) >= merge_overlap:
                     a, b = boxes[i], boxes[j]
                     union = np.array([min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])], np.float32)
                     boxes[i] = _square(union, 1.0, size, min_side)

@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from pipeline.core.boxes import box_iou
 from pipeline.core.errors import ConfigError
 from pipeline.training import synth
 from pipeline.training.split import group_of, split_of
@@ -390,14 +392,6 @@ def check_spec(spec: DatasetSpec) -> dict[str, int]:
     return out
 
 
-def _iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / u if u > 0 else 0.0
-
-
 def merge(spec: DatasetSpec, out: Path, *, pseudo_model=None, progress=None) -> MergeReport:
     """Write one YOLO dataset (images/{split}, labels/{split}, data.yaml) from the spec's sources."""
     check_spec(spec)
@@ -444,7 +438,7 @@ def merge(spec: DatasetSpec, out: Path, *, pseudo_model=None, progress=None) -> 
                 have = [(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2) for _, cx, cy, w, h in rows]
                 for b, c in zip(res.boxes.xyxyn.cpu().numpy(), res.boxes.cls.cpu().numpy().astype(int), strict=True):
                     name = coco_names.get(int(c), "")
-                    if name in src.pseudo_label and all(_iou(b, hb) < 0.5 for hb in have):
+                    if name in src.pseudo_label and (not have or float(box_iou(b, np.asarray(have)).max()) < 0.5):
                         x1, y1, x2, y2 = (float(v) for v in b)
                         rows.append((cid[name], (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
                         n_pseudo += 1

@@ -15,21 +15,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from pipeline.core.boxes import box_iou
 from pipeline.core.errors import ConfigError
 from pipeline.core.types import Frame
 from pipeline.detectors.yolo_onnx import YoloOnnxDetector
 from pipeline.training.dataset import IMAGE_EXT, label_path
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    aa = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    bb = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(aa[:, None] + bb[None, :] - inter, 1e-9)
 
 
 def sweep(
@@ -73,7 +63,7 @@ def sweep(
         for _, gt, boxes, conf in per_image:
             b = boxes[conf >= t]
             if len(gt) and len(b):
-                iou = _iou(b, gt)
+                iou = box_iou(b, gt)
                 matched_pred = iou.max(axis=1) >= min_iou
                 matched_gt = iou.max(axis=0) >= min_iou
             else:

@@ -60,16 +60,16 @@ def test_missing_chromium_names_its_package(empty_path):
 
 
 def test_a_wrong_font_setting_is_named(monkeypatch):
-    from pipeline.reports.fonts import find_cjk_font
+    from pipeline.core.fonts import cjk_font_face
 
     monkeypatch.setenv("COUNTERWATCH_CJK_FONT", "/nonexistent/font.ttc")
-    find_cjk_font.cache_clear()
+    cjk_font_face.cache_clear()
     try:
         with pytest.raises(SystemPackageError) as err:
             require(fail=("cjk-font",))
     finally:
         monkeypatch.delenv("COUNTERWATCH_CJK_FONT")
-        find_cjk_font.cache_clear()
+        cjk_font_face.cache_clear()
     assert "COUNTERWATCH_CJK_FONT=/nonexistent/font.ttc" in str(err.value)
     assert "apt-get install fonts-noto-cjk" in str(err.value)
 

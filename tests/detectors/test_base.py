@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.core.boxes import box_iou, nms
 from pipeline.core.regions import expand_box
 from pipeline.core.types import Detections
 from pipeline.detectors.base import (
-    box_iou,
     cxcywh_to_xyxy,
     drop_outside_box,
     letterbox,
-    nms,
     with_empty_pose,
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pipeline.core.boxes import box_iou
 from pipeline.core.errors import ConfigError, ModelNotFoundError
 from pipeline.detectors.registry import build_detector
 from pipeline.detectors.yolo_onnx import YoloOnnxDetector, parse_imgsz, parse_names
@@ -37,8 +38,6 @@ def test_office_cctv_staff_found_by_yolov8n(yolov8n, office_frame, office_person
     h = office_persons.xyxy[:, 3] - office_persons.xyxy[:, 1]
     assert (h > 100).all() and (h < office_frame.height).all()
     # Persons do not overlap much: three different people, not one person boxed three times.
-    from pipeline.detectors.base import box_iou
-
     iou = box_iou(office_persons.xyxy, office_persons.xyxy)
     assert (iou[~np.eye(len(iou), dtype=bool)] < 0.3).all()
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from pipeline.core.errors import OutputError
+from pipeline.core.fonts import cjk_font_path
 from pipeline.core.types import Frame
-from pipeline.events.fonts import cjk_font_path
 from pipeline.events.snapshot import (
     BANNER_BG,
     HIGHLIGHT_COLOR,

@@ -14,6 +14,7 @@ import pytest
 
 from pipeline import samples
 from pipeline.core.errors import SourceError
+from pipeline.core.fetch import sha256_file
 from pipeline.settings import load_config
 from pipeline.sources import config_dir, resolve_source, still_frame
 
@@ -63,7 +64,7 @@ def test_demo_config_from_another_directory_reaches_the_clip(tmp_path, monkeypat
     cam = cfg.camera("cam5")
     assert not Path(cam.source).is_absolute()
     spec = resolve_source(cam.source, config_dir(cfg_path))
-    assert Path(spec) == demo_clip and samples.sha256_of(Path(spec)) == samples.manifest()[0]["sha256"]
+    assert Path(spec) == demo_clip and sha256_file(Path(spec)) == samples.manifest()[0]["sha256"]
     img = still_frame(cam, config_dir(cfg_path))
     assert img.shape == (900, 1600, 3) and img.std() > 10  # a real picture, full size
     # once fetched into the sample folder, that copy is used
