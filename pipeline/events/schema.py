@@ -20,12 +20,6 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-class SchemaVersion(Base):
-    __tablename__ = "schema_version"
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-
 class EventRow(Base):
     __tablename__ = "events"
     event_id: Mapped[str] = mapped_column(String(32), primary_key=True)
