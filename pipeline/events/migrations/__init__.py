@@ -129,15 +129,24 @@ def upgrade(engine: Engine) -> str:
     _check_known(rev, engine)
     if rev == head():
         return rev
+    alembic_log = logging.getLogger("alembic")
     with _RUNNING, engine.connect() as conn, conn.begin():
         _lock(conn)
         rev = current(conn)  # again under the lock: another process may have done it meanwhile
         _check_known(rev, engine)
+        if rev == head():
+            return rev
         cfg = _config(conn)
-        if rev is None:
-            legacy = _legacy_revision(conn)
-            if legacy is not None:
-                log.info("%s: database from before Alembic at step %s: stamped", database_name(engine), legacy)
-                command.stamp(cfg, legacy)
-        command.upgrade(cfg, "head")
+        level = alembic_log.level
+        alembic_log.setLevel(logging.WARNING)  # one line of ours below instead of Alembic's per step
+        try:
+            if rev is None:
+                rev = _legacy_revision(conn)
+                if rev is not None:
+                    log.info("%s: database from before Alembic at step %s: stamped", database_name(engine), rev)
+                    command.stamp(cfg, rev)
+            command.upgrade(cfg, "head")
+        finally:
+            alembic_log.setLevel(level)
+        log.info("%s: schema upgraded from %s to %s", database_name(engine), rev or "nothing", head())
     return head()
