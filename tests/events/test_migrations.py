@@ -161,6 +161,8 @@ def test_database_of_the_hand_written_migrations_is_stamped_not_changed(tmp_path
     _legacy_db(tmp_path, "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at DATETIME NOT NULL, "
                          "PRIMARY KEY (version));", [1, 2, 3, 4])
     before = _schema_sql(tmp_path / DB_NAME)
+    assert EventStore(f"sqlite:///{tmp_path / DB_NAME}", create=False).schema_version() == 4  # read, not stamped
+    assert "alembic_version" not in {name for name, _sql in _schema_sql(tmp_path / DB_NAME)}
     store = EventStore.for_dir(tmp_path)
     assert _version_table(tmp_path / DB_NAME) == ["0004"]
     after = [row for row in _schema_sql(tmp_path / DB_NAME) if row[0] != "alembic_version"]

@@ -81,8 +81,10 @@ def current(conn: Connection) -> str | None:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at; for one from before Alembic not yet stamped, the step it reached."""
     with engine.connect() as conn:
-        return current(conn)
+        rev = current(conn)
+        return rev if rev is not None else _legacy_revision(conn)
 
 
 def _config(conn: Connection) -> Config:
