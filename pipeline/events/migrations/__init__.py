@@ -4,6 +4,8 @@
 The revisions are in `versions/`, one file each. Their ids are sequence numbers ("0001", "0002", ...)
 and the store's schema version is that number. A new revision copies the last one, numbers itself
 one up and names the previous id as `down_revision`; a revision that has shipped is never edited.
+The history is one line (tests/events/test_migrations.py checks it): two branches that each add
+the same number are merged by renumbering the later one.
 Each revision looks before it changes (a table or column only where it is missing), so a database
 that already has part of a step is completed, not broken.
 
