@@ -1,6 +1,8 @@
 """Database tables (SQLAlchemy 2). Events, clips, reviews and presence are separate tables.
 
-The same schema serves SQLite (default, WAL) and PostgreSQL (by URL).
+The same schema serves SQLite (default, WAL) and PostgreSQL (by URL). A change here needs a new
+revision in pipeline/events/migrations/versions/; tests/events/test_migrations.py checks that the
+revisions build exactly these tables.
 """
 
 from __future__ import annotations
@@ -18,12 +20,6 @@ class Base(DeclarativeBase):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-class SchemaVersion(Base):
-    __tablename__ = "schema_version"
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    applied_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class EventRow(Base):
@@ -137,11 +133,11 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(12))  # admin | supervisor | viewer
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # migration 3
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())  # revision 0003
 
 
 class SessionRow(Base):
-    """A web login (migration 3). The cookie holds a random token; only its SHA-256 is stored."""
+    """A web login (revision 0003). The cookie holds a random token; only its SHA-256 is stored."""
 
     __tablename__ = "web_sessions"
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -16,25 +16,21 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, inspect, select, text, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import create_engine, event, select, text, update
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.core import private
 from pipeline.core.errors import OutputError
 from pipeline.core.types import Event
-from pipeline.events import queries, serialize
+from pipeline.events import migrations, queries, serialize
 from pipeline.events.schema import (
-    Base,
     CameraStateRow,
     ClipRow,
     EventRow,
     OutageRow,
     PresenceRow,
     ReviewRow,
-    SchemaVersion,
-    SessionRow,
     UprightRefRow,
 )
 
@@ -42,50 +38,8 @@ log = logging.getLogger(__name__)
 DB_NAME = "counterwatch.db"
 
 
-def _v1(engine: Engine) -> None:
-    Base.metadata.create_all(engine)
-
-
-def _v4_upright_reference(engine: Engine) -> None:
-    """Learned per-post upright references. Idempotent: a database created after this table
-    joined the schema already has it from migration 1."""
-    UprightRefRow.__table__.create(engine, checkfirst=True)
-
-
-def _v3_sessions(engine: Engine) -> None:
-    """Server-side web sessions and `users.disabled`; each step only if missing (v1 already makes
-    them on a new database, since it creates every table of the current schema)."""
-
-    SessionRow.__table__.create(engine, checkfirst=True)
-    if "disabled" not in {c["name"] for c in inspect(engine).get_columns("users")}:
-        with engine.begin() as conn:
-            conn.execute(text("ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE"))
-
-
-def _add_column_if_missing(engine: Engine, table: str, column: str, ddl_type: str) -> None:
-    if column in {c["name"] for c in inspect(engine).get_columns(table)}:
-        return
-    with engine.begin() as conn:
-        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl_type}"))
-
-
-def _v2(engine: Engine) -> None:
-    """Re-analysis reconciles instead of deleting (events.superseded_at); webhook dead letters (outbox.dead_at).
-
-    Idempotent: a database created by a newer _v1 already has both columns.
-    """
-    Base.metadata.create_all(engine)  # tables added since (none replaced)
-    ts = "TIMESTAMP" if engine.dialect.name == "postgresql" else "DATETIME"
-    _add_column_if_missing(engine, "events", "superseded_at", ts)
-    _add_column_if_missing(engine, "outbox", "dead_at", ts)
-
-
-# Versioned migrations: append (version, function); never edit an applied one. Each must be idempotent
-# (add a column or table only if it is missing), so branches that add their own numbers merge cleanly.
-MIGRATIONS: list[tuple[int, Callable[[Engine], None]]] = [
-    (1, _v1), (2, _v2), (3, _v3_sessions), (4, _v4_upright_reference)]
-MIGRATIONS.sort(key=lambda m: m[0])
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+# The schema version: the number of the newest Alembic revision (pipeline/events/migrations/versions).
+SCHEMA_VERSION = migrations.version_of(migrations.head())
 
 
 def db_url_for(data_dir: str | Path, url: str | None = None) -> str:
@@ -148,20 +102,12 @@ class EventStore:
 
     # schema --------------------------------------------------------------------------------
     def migrate(self) -> int:
-        SchemaVersion.__table__.create(self.engine, checkfirst=True)
-        with self.session() as s:
-            applied = set(s.scalars(select(SchemaVersion.version)))
-        for version, fn in MIGRATIONS:  # every missing step, also one below the highest applied
-            if version not in applied:
-                log.info("applying schema migration %d", version)
-                fn(self.engine)
-                with self.session() as s, s.begin():
-                    s.add(SchemaVersion(version=version))
-        return SCHEMA_VERSION
+        """Bring the schema to the newest revision (Alembic); a database from before Alembic is stamped
+        at the step it reached first. Nothing happens on a database already there."""
+        return migrations.version_of(migrations.upgrade(self.engine))
 
     def schema_version(self) -> int:
-        with self.session() as s:
-            return s.scalar(select(func.max(SchemaVersion.version))) or 0
+        return migrations.version_of(migrations.current_revision(self.engine))
 
     # events --------------------------------------------------------------------------------
     def record_event(self, ev: Event, *, source: str = "live", recording: str | None = None,
