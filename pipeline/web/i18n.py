@@ -43,6 +43,13 @@ def get_lang(conn: HTTPConnection) -> str:
     return c if c in LANGS else DEFAULT_LANG
 
 
+def stored_label(prefix: str, value: Any, lang: str) -> str:
+    """The message `prefix + value` for a code read from the store (a severity, a verdict reason,
+    a camera state); a code the catalogue has no message for shows as that key."""
+    key = f"{prefix}{value}"
+    return t(key, lang, default=key)
+
+
 def rule_name(rule_id: str, lang: str) -> str:
     cls = RULES.get(rule_id)
     if cls is None:
@@ -393,7 +400,7 @@ def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     ctx.setdefault("names", names_of(request.app))
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
                switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host
-               t=lambda key, **kw: t(key, lang, **kw))
+               t=lambda key, **kw: t(key, lang, **kw), label=lambda prefix, value: stored_label(prefix, value, lang))
     resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)

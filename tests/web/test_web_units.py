@@ -50,8 +50,8 @@ def test_every_string_the_templates_use_is_translated():
 
     used = set()
     for f in (Path(pipeline.web.__file__).parent / "templates").glob("*.html"):
-        used |= set(re.findall(r"""\bt\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
-    prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s) and the like
+        used |= set(re.findall(r"""\b(?:t|label)\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
+    prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s), label('sev_', ev.severity) and the like
     assert prefixes == {"day_source_", "day_state_", "reason_", "role_", "sev_", "state_", "verdict_"}
     used -= prefixes
     from pipeline.web.auth import ROLES

@@ -9,6 +9,7 @@ report, every key prefixed `report.`); each message is a `(zh, en)` pair in the 
 A key missing from the catalogue is a bug. In production `t` logs a warning (once per key)
 and returns the key, so a typo shows on screen instead of breaking a page or a report;
 with `COUNTERWATCH_I18N_STRICT=1` (the test suite sets it) it raises `MissingMessageError`.
+A key built from stored data passes `default=` instead (see `t`).
 """
 
 from __future__ import annotations
@@ -54,10 +55,17 @@ def strict() -> bool:
     return os.environ.get(STRICT_ENV) == "1"
 
 
-def t(key: str, lang: str | None = DEFAULT_LANG, **kw: Any) -> str:
-    """The message `key` in `lang`, its placeholders filled from `kw`."""
+def t(key: str, lang: str | None = DEFAULT_LANG, *, default: str | None = None, **kw: Any) -> str:
+    """The message `key` in `lang`, its placeholders filled from `kw`.
+
+    `default` is the text for a key that the catalogue may lack because it is built from
+    stored data (a free-text verdict reason, a severity the web UI has no word for): it is
+    returned as is, without a warning and also under COUNTERWATCH_I18N_STRICT.
+    """
     texts = CATALOGUE.get(key)
     if texts is None:
+        if default is not None:
+            return default
         if strict():
             raise MissingMessageError(f"i18n: no message {key!r} in the catalogue")
         if key not in _warned:
