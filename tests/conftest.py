@@ -13,6 +13,10 @@ import pytest
 
 REQUIRE = os.environ.get("COUNTERWATCH_REQUIRE_MODELS") == "1"
 
+# A message key missing from the i18n catalogue fails the test that shows it (production
+# falls back to the key with a warning); servers the tests start inherit it.
+os.environ.setdefault("COUNTERWATCH_I18N_STRICT", "1")
+
 
 def _need(path: Path | None, what: str) -> Path:
     if path is None or not path.exists():

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import ConfigError, OutputError
+from pipeline.core.i18n import LANGS
 from pipeline.events.store import DB_NAME, EventStore
 from pipeline.reports.charts import all_charts
 from pipeline.reports.data import build_report_data
 from pipeline.reports.html import render_html
-from pipeline.reports.i18n import LANGS
 from pipeline.reports.pdf import html_to_pdf
 from pipeline.reports.xlsx import write_xlsx
 from pipeline.settings import SiteConfig

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from pipeline.reports.data import ReportData  # noqa: E402
 from pipeline.reports.fonts import matplotlib_family  # noqa: E402
-from pipeline.reports.i18n import t  # noqa: E402
+from pipeline.reports.i18n import text  # noqa: E402
 
 STATE_COLOURS = {"present": "#3a9d5d", "absent": "#d9534f", "unknown": "#b0b0b0"}
 PALETTE = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3", "#8c8c8c",
@@ -53,9 +53,9 @@ def by_hour(data: ReportData, lang: str) -> bytes:
         ax.bar(xs, ys, bottom=bottom, color=PALETTE[i % len(PALETTE)], label=_rule_label(row, lang), width=0.8)
         bottom = [b + y for b, y in zip(bottom, ys, strict=True)]
     ax.set_xticks(xs, [f"{h:02d}" for h in xs])
-    ax.set_xlabel(t("hour", lang))
-    ax.set_ylabel(t("count", lang))
-    ax.set_title(t("by_hour", lang))
+    ax.set_xlabel(text("hour", lang))
+    ax.set_ylabel(text("count", lang))
+    ax.set_title(text("by_hour", lang))
     ax.yaxis.get_major_locator().set_params(integer=True)
     if data.by_rule:
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -72,8 +72,8 @@ def by_rule(data: ReportData, lang: str) -> bytes:
     ax.set_yticks(range(len(rows)), labels)
     for b, c in zip(bars, counts, strict=True):
         ax.text(b.get_width(), b.get_y() + b.get_height() / 2, f" {c}", va="center", fontsize=8)
-    ax.set_xlabel(t("count", lang))
-    ax.set_title(t("by_rule", lang))
+    ax.set_xlabel(text("count", lang))
+    ax.set_title(text("by_rule", lang))
     ax.xaxis.get_major_locator().set_params(integer=True)
     return _png(fig)
 
@@ -107,9 +107,9 @@ def timeline(data: ReportData, lang: str) -> bytes:
     ax.tick_params(axis="x", labelsize=7)
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color=STATE_COLOURS[s], label=t(s, lang)) for s in ("present", "absent", "unknown")],
+    ax.legend(handles=[Patch(color=STATE_COLOURS[s], label=text(s, lang)) for s in ("present", "absent", "unknown")],
               ncol=3, fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0))
-    ax.set_title(t("timeline", lang), loc="left")
+    ax.set_title(text("timeline", lang), loc="left")
     return _png(fig)
 
 
@@ -118,13 +118,13 @@ def trend(data: ReportData, lang: str) -> bytes:
     fig, ax = plt.subplots(figsize=(7.2, 2.4))
     xs = range(len(days))
     w = 0.38
-    ax.bar([x - w / 2 for x in xs], [r["live"] for r in data.trend], width=w, color=PALETTE[0], label=t("live", lang))
+    ax.bar([x - w / 2 for x in xs], [r["live"] for r in data.trend], width=w, color=PALETTE[0], label=text("live", lang))
     ax.bar([x + w / 2 for x in xs], [r["batch"] for r in data.trend], width=w, color=PALETTE[1],
-           label=t("batch", lang))
-    ax.plot(list(xs), [r["confirmed"] for r in data.trend], color=PALETTE[3], marker="o", label=t("confirmed", lang))
+           label=text("batch", lang))
+    ax.plot(list(xs), [r["confirmed"] for r in data.trend], color=PALETTE[3], marker="o", label=text("confirmed", lang))
     ax.set_xticks(list(xs), [f"{d:%m-%d}" for d in days])
-    ax.set_ylabel(t("count", lang))
-    ax.set_title(t("trend", lang))
+    ax.set_ylabel(text("count", lang))
+    ax.set_title(text("trend", lang))
     ax.yaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=7, frameon=False)
     return _png(fig)

@@ -1,117 +1,20 @@
-"""Report wording in Chinese (default) and English. One table, so both languages stay in step."""
+"""The report's words: its messages are the `report.` keys of the shared catalogue
+(`pipeline.core.i18n`); `text` and `tr` look them up without the prefix."""
 
 from __future__ import annotations
 
-LANGS = ("zh", "en")
+from collections.abc import Callable
 
-TEXT: dict[str, tuple[str, str]] = {
-    "title": ("客服大厅每日行为规范报告", "Daily conduct report"),
-    "site": ("站点", "Site"),
-    "date": ("日期", "Date"),
-    "generated": ("生成时间", "Generated"),
-    "source": ("数据来源", "Data source"),
-    "source_batch": ("夜间批量复核（录像）", "nightly batch re-analysis (recordings)"),
-    "source_live": ("实时监测", "live monitoring"),
-    "source_file": ("录像文件分析", "analysis of recorded files"),
-    "source_none": ("无数据", "no data"),
-    "rulebook": ("依据《客户服务标准细则》", "Per the hall's customer-service standard (客户服务标准细则)"),
-    "kpi": ("关键指标", "Key figures"),
-    "kpi_events": ("违规事件", "Violations"),
-    "kpi_posts": ("岗位数", "Posts"),
-    "kpi_onpost": ("平均在岗率", "Mean on-post rate"),
-    "kpi_unattended": ("岗位无人分钟数", "Unattended min"),
-    "kpi_confirmed": ("已确认", "Confirmed"),
-    "kpi_unreviewed": ("待审核", "Unreviewed"),
-    "kpi_dismissed": ("已驳回（误报，不计入）", "Dismissed (false alarms, not counted)"),
-    "kpi_note": ("违规事件与岗位无人分钟数计入已确认和待审核的事件，不含已驳回的误报。",
-                 "Violations and unattended minutes count confirmed and unreviewed events; dismissed false "
-                 "alarms are left out."),
-    "st_no_shift": ("无营业时间或班次，无法判断", "No opening hours or shift, cannot judge"),
-    "by_rule": ("按规则统计", "Violations by rule"),
-    "by_post": ("按岗位统计", "By post"),
-    "by_hour": ("按小时分布", "Violations by hour"),
-    "rule": ("规则", "Rule"),
-    "article": ("条款", "Article"),
-    "count": ("次数", "Count"),
-    "minutes": ("累计时长（分钟）", "Total (min)"),
-    "post": ("岗位", "Post"),
-    "post_id": ("岗位编号", "Post id"),
-    "camera": ("摄像机", "Camera"),
-    "violations": ("违规次数", "Violations"),
-    "onpost_rate": ("在岗率", "On-post rate"),
-    "present_min": ("在岗（分钟）", "On post (min)"),
-    "absent_min": ("离岗（分钟）", "Absent (min)"),
-    "unknown_min": ("未知/断线（分钟）", "Unknown / outage (min)"),
-    "unattended_min": ("岗位无人（分钟）", "Unattended (min)"),
-    "hour": ("小时", "Hour"),
-    "timeline": ("岗位在岗时间轴", "Presence timeline per post"),
-    "timeline_note": ("绿色：在岗；红色：离岗；灰色：摄像机断线或无录像（未知，不计为在岗或离岗）。",
-                      "Green: on post; red: absent; grey: camera outage or no recording (unknown, counted "
-                      "neither as on post nor as absent)."),
-    "present": ("在岗", "On post"),
-    "absent": ("离岗", "Absent"),
-    "unknown": ("未知", "Unknown"),
-    "attendance": ("考勤（第五十一条：上班前十分钟到岗，不得迟到、早退）",
-                   "Attendance (Article 51: at the post ten minutes before the shift; no lateness or leaving early)"),
-    "staff": ("人员", "Staff"),
-    "shift": ("班次", "Shift"),
-    "first_seen": ("首次在岗", "First on post"),
-    "last_seen": ("最后在岗", "Last on post"),
-    "status": ("结论", "Finding"),
-    "st_ok": ("正常", "On time"),
-    "st_not_early": ("未提前十分钟到岗", "Not 10 min early"),
-    "st_late": ("迟到", "Late"),
-    "st_early_leave": ("早退", "Left early"),
-    "st_absent": ("全天未到岗", "Never on post"),
-    "st_leave": ("请假", "On leave"),
-    "st_no_data": ("无录像，无法判断", "No footage, cannot judge"),
-    "st_unknown_start": ("录像开始较晚，无法判断到岗", "Footage starts late, arrival unknown"),
-    "st_unknown_end": ("录像结束较早，无法判断离岗", "Footage ends early, departure unknown"),
-    "ab": ("AB角同时不在岗（第十九条至第二十一条）", "A and B both absent (Articles 19-21)"),
-    "duty": ("岗位职责", "Duty"),
-    "start": ("开始", "Start"),
-    "end": ("结束", "End"),
-    "duration_min": ("时长（分钟）", "Duration (min)"),
-    "late_min": ("迟到（分钟）", "Late (min)"),
-    "early_min": ("早退（分钟）", "Left early (min)"),
-    "none": ("无", "None"),
-    "top_events": ("重点事件", "Top events"),
-    "snapshot": ("截图", "Snapshot"),
-    "severity": ("严重程度", "Severity"),
-    "verdict": ("审核结论", "Verdict"),
-    "open_review": ("打开审核", "Open review"),
-    "no_snapshot": ("无截图", "no snapshot"),
-    "verdicts": ("审核统计", "Review verdicts"),
-    "confirmed": ("确认", "Confirmed"),
-    "dismissed": ("驳回", "Dismissed"),
-    "unreviewed": ("未审核", "Unreviewed"),
-    "from_presence": ("跨摄像头，由在岗记录推算", "across cameras, from presence"),
-    "total": ("合计", "Total"),
-    "trend": ("近七日趋势", "7-day trend"),
-    "day": ("日期", "Day"),
-    "live": ("实时", "Live"),
-    "batch": ("批量复核", "Batch"),
-    "live_vs_batch": ("实时与批量复核对比", "Live vs batch"),
-    "difference": ("差值（批量-实时）", "Difference (batch - live)"),
-    "events": ("事件明细", "Events"),
-    "event_id": ("事件编号", "Event id"),
-    "no_events": ("当日无违规事件。", "No violations on this day."),
-    "sev_info": ("提示", "info"),
-    "sev_low": ("低", "low"),
-    "sev_medium": ("中", "medium"),
-    "sev_high": ("高", "high"),
-    "page": ("页", "page"),
-    "min": ("分钟", "min"),
-    "opening": ("营业时间", "Opening hours"),
-    "closed_day": ("休息日", "closed"),
-}
+from pipeline.core.i18n import t
+
+PREFIX = "report."
 
 
-def t(key: str, lang: str) -> str:
-    zh, en = TEXT[key]
-    return en if lang == "en" else zh
+def text(key: str, lang: str) -> str:
+    """The report message `key` (without its `report.` prefix) in `lang`."""
+    return t(PREFIX + key, lang)
 
 
-def tr(lang: str):
+def tr(lang: str) -> Callable[[str], str]:
     """A one-argument translator for templates."""
-    return lambda key: t(key, lang)
+    return lambda key: text(key, lang)

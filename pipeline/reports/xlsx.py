@@ -17,13 +17,13 @@ from openpyxl.utils import get_column_letter
 
 from pipeline.core.errors import OutputError
 from pipeline.reports.data import ReportData, rule_names
-from pipeline.reports.i18n import t
+from pipeline.reports.i18n import text
 
 HEADER_FILL = PatternFill("solid", fgColor="EEF1F6")
 
-# sheet key -> (i18n title key, [(column i18n key or literal, row field)])
+# sheet key -> (title message key, [(column message key, row field)]); keys are `report.` messages
 SHEETS: dict[str, tuple[str, list[tuple[str, str]]]] = {
-    "by_rule": ("by_rule", [("rule", "rule_id"), ("rule_name", "name"), ("article", "article"),
+    "by_rule": ("by_rule", [("rule", "rule_id"), ("col_rule_name", "name"), ("article", "article"),
                             ("count", "count"), ("minutes", "minutes")]),
     "by_post": ("by_post", [("post_id", "post_id"), ("post", "name"), ("camera", "camera_id"),
                             ("violations", "violations"), ("onpost_rate", "onpost_rate"),
@@ -39,28 +39,24 @@ SHEETS: dict[str, tuple[str, list[tuple[str, str]]]] = {
                   ("duration_min", "minutes"), ("article", "article"), ("verdict", "verdict")]),
     "events": ("events", [("event_id", "event_id"), ("start", "wall_start"), ("end", "wall_end"),
                           ("camera", "camera_id"), ("post", "post_id"), ("rule", "rule_id"),
-                          ("rule_name", "rule_name"), ("article", "article"), ("severity", "severity"),
-                          ("duration_min", "minutes"), ("verdict", "verdict"), ("source", "source"),
-                          ("link", "link")]),
-    "verdicts": ("verdicts", [("rule", "rule_id"), ("rule_name", "name"), ("confirmed", "confirmed"),
+                          ("col_rule_name", "rule_name"), ("article", "article"), ("severity", "severity"),
+                          ("duration_min", "minutes"), ("verdict", "verdict"), ("col_source", "source"),
+                          ("col_link", "link")]),
+    "verdicts": ("verdicts", [("rule", "rule_id"), ("col_rule_name", "name"), ("confirmed", "confirmed"),
                               ("dismissed", "dismissed"), ("unreviewed", "unreviewed"), ("total", "total")]),
     "trend": ("trend", [("day", "day"), ("live", "live"), ("batch", "batch"), ("kpi_events", "events"),
                         ("confirmed", "confirmed"), ("dismissed", "dismissed")]),
-    "live_vs_batch": ("live_vs_batch", [("rule", "rule_id"), ("rule_name", "name"), ("live", "live"),
+    "live_vs_batch": ("live_vs_batch", [("rule", "rule_id"), ("col_rule_name", "name"), ("live", "live"),
                                         ("batch", "batch"), ("difference", "difference")]),
 }
-LITERAL = {"rule_name": ("规则名称", "Rule name"), "link": ("审核链接", "Review link"), "source": ("来源", "Source")}
 
 
 def _label(key: str, lang: str) -> str:
-    if key in LITERAL:
-        zh, en = LITERAL[key]
-        return en if lang == "en" else zh
-    return t(key, lang)
+    return text(key, lang)
 
 
 def _sheet_title(key: str, lang: str) -> str:
-    title = t(SHEETS[key][0], lang)
+    title = text(SHEETS[key][0], lang)
     for ch in "[]:*?/\\":
         title = title.replace(ch, " ")
     return title.split("（")[0].split(" (")[0][:31]
@@ -76,17 +72,17 @@ def _rows(data: ReportData, key: str, lang: str, ui_url: str) -> list[dict[str, 
     if key == "by_post":
         return data.by_post
     if key == "presence":
-        return [{"post_id": pid, "post_name": names.get(pid, pid), "state": t(st, lang), "start": s, "end": e,
+        return [{"post_id": pid, "post_name": names.get(pid, pid), "state": text(st, lang), "start": s, "end": e,
                  "minutes": round((e - s).total_seconds() / 60, 2)}
                 for pid, ivs in data.timeline.items() for s, e, st in ivs]
     if key == "attendance":
-        return [{**a, "status": "; ".join(t(s, lang) for s in a["status"])} for a in data.attendance]
+        return [{**a, "status": "; ".join(text(s, lang) for s in a["status"])} for a in data.attendance]
     if key == "ab":
-        return [{**g, "verdict": t("from_presence" if g.get("from_presence") else (g["verdict"] or "unreviewed"), lang)}
+        return [{**g, "verdict": text("from_presence" if g.get("from_presence") else (g["verdict"] or "unreviewed"), lang)}
                 for g in data.ab_gaps]
     if key == "events":
         return [{**e, "rule_name": rule_names(e["rule_id"])[1 if lang == "en" else 0],
-                 "minutes": round(e["duration_s"] / 60, 2), "verdict": t(e["verdict"] or "unreviewed", lang),
+                 "minutes": round(e["duration_s"] / 60, 2), "verdict": text(e["verdict"] or "unreviewed", lang),
                  "link": f"{ui_url.rstrip('/')}/events/{e['event_id']}"} for e in data.events]
     if key == "trend":
         return data.trend
@@ -139,7 +135,7 @@ def write_xlsx(data: ReportData, path: Path, lang: str, ui_url: str) -> Path:
         ws = wb.create_sheet(_sheet_title(key, lang))
         if key == "by_hour":
             rules = [r["rule_id"] for r in data.by_rule]
-            headers = [t("hour", lang)] + [name for r in data.by_rule
+            headers = [text("hour", lang)] + [name for r in data.by_rule
                                             for name in [rule_names(r["rule_id"])[1 if lang == "en" else 0]]]
             rows = [[f"{h:02d}:00"] + [data.by_hour[r][h] for r in rules] for h in range(24)]
             _write_table(ws, headers, rows)

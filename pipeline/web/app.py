@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline import __version__
+from pipeline.core.i18n import t
 from pipeline.events.store import EventStore
 from pipeline.settings import load_config
 from pipeline.web import board, day, openapi, review_api, zones
@@ -39,7 +40,7 @@ from pipeline.web.auth import (
     load_or_create_secret,
     verify_user,
 )
-from pipeline.web.i18n import get_lang, render, t, translate_error
+from pipeline.web.i18n import get_lang, render, translate_error
 from pipeline.web.limits import RequestGuard, max_body_bytes_from_env
 from pipeline.web.schemas import LoginOut, LoginRequest, UserOut
 

@@ -1,8 +1,8 @@
-"""All user-visible text of the web UI, in Chinese (default) and English.
+"""The web UI's language: the request's language (`?lang=`, the cookie, else Chinese),
+page rendering with `t` bound to it, and the phrases for rule names, durations and the
+measured values a rule stores in `details` (`format_details`).
 
-Templates call `t(key)`; a missing key falls back to the key itself so a typo shows
-up on screen instead of crashing a page. `format_details` turns the measured values
-a rule stores in `details` into short phrases with units.
+The messages themselves and the lookup `t` are the shared catalogue, `pipeline.core.i18n`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import HTTPConnection
 
+from pipeline.core.i18n import DEFAULT_LANG, LANGS, t
 from pipeline.events import queries
 from pipeline.rules import catalog  # noqa: F401  (registers every rule)
 from pipeline.rules.articles import ARTICLES
@@ -23,248 +24,7 @@ from pipeline.web.auth import current_user
 from pipeline.web.names import names_of
 from pipeline.web.schedule import app_schedule
 
-LANGS = ("zh", "en")
-DEFAULT_LANG = "zh"
 LANG_COOKIE = "cw_lang"
-
-STRINGS: dict[str, tuple[str, str]] = {
-    "app_name": ("柜台督察", "counterwatch"),
-    "login": ("登录", "Log in"),
-    "logout": ("退出", "Log out"),
-    "username": ("用户名", "Username"),
-    "password": ("密码", "Password"),
-    "login_failed": ("用户名或密码错误", "Wrong username or password"),
-    "login_throttled": ("登录失败次数过多，请稍后再试", "Too many failed logins; try again later"),
-    # security: login busy (hashing gate full)
-    "login_busy": ("同时登录的请求过多，请几秒后再试", "Too many logins at once; try again in a few seconds"),
-    "nav_review": ("事件审核", "Review"),
-    "nav_quality": ("质量统计", "Quality"),
-    "dead_letters": ("{n} 条告警推送多次失败后已放弃（死信），请检查 Webhook 接收端", "{n} alert(s) could not be "
-                     "delivered to a webhook after every retry (dead letters): check the receiver"),
-    "dead_letters_list": ("查看列表", "list"),
-    "nav_zones": ("区域编辑", "Zones"),
-    "lang_switch": ("English", "中文"),
-    "role_viewer": ("查看员", "viewer"),
-    "role_supervisor": ("督导", "supervisor"),
-    "role_admin": ("管理员", "admin"),
-    "filters": ("筛选", "Filters"),
-    "date_from": ("开始日期", "From"),
-    "date_to": ("结束日期", "To"),
-    "camera": ("摄像头", "Camera"),
-    "post": ("岗位", "Post"),
-    "rule": ("规则", "Rule"),
-    "article": ("条款", "Article"),
-    "severity": ("严重程度", "Severity"),
-    "verdict": ("审核结论", "Verdict"),
-    "time": ("时间", "Time"),
-    "duration": ("持续时间", "Duration"),
-    "snapshot": ("截图", "Snapshot"),
-    "clip": ("视频片段", "Clip"),
-    "all": ("全部", "All"),
-    "apply": ("应用", "Apply"),
-    "reset": ("清除", "Reset"),
-    "no_events": ("没有符合条件的事件", "No events match"),
-    "ongoing": ("进行中", "ongoing"),
-    "sev_low": ("低", "low"),
-    "sev_medium": ("中", "medium"),
-    "sev_high": ("高", "high"),
-    "verdict_none": ("未审核", "unreviewed"),
-    "verdict_confirmed": ("已确认", "confirmed"),
-    "verdict_dismissed": ("已驳回", "dismissed"),
-    "confirm": ("确认违规", "Confirm"),
-    "dismiss": ("驳回", "Dismiss"),
-    "bulk_confirm": ("批量确认", "Confirm selected"),
-    "bulk_dismiss": ("批量驳回", "Dismiss selected"),
-    "select_all": ("全选", "Select all"),
-    "selected_n": ("已选 {n} 条", "{n} selected"),
-    "shortcuts": ("快捷键：j/k 上下移动，c 确认，d 驳回，回车 打开",
-                  "Keys: j/k move, c confirm, d dismiss, Enter open"),
-    "live_on": ("实时更新已连接", "Live updates on"),
-    "live_off": ("实时更新不可用", "Live updates unavailable"),
-    "new_event": ("新事件", "New event"),
-    "prev_page": ("上一页", "Previous"),
-    "next_page": ("下一页", "Next"),
-    "event": ("事件", "Event"),
-    "back_to_list": ("返回列表", "Back to list"),
-    "measured": ("测量结果", "Measurements"),
-    "article_text": ("条款原文", "Article text"),
-    "verdict_form": ("审核", "Review"),
-    "reason": ("理由", "Reason"),
-    "note": ("备注", "Note"),
-    "submit": ("提交", "Submit"),
-    "reviewer": ("审核人", "Reviewer"),
-    "history": ("审核记录", "Verdict history"),
-    "no_history": ("尚未审核", "Not reviewed yet"),
-    "no_clip": ("没有视频片段", "No clip"),
-    "no_snapshot": ("没有截图", "No snapshot"),
-    "clip_status": ("片段状态", "Clip status"),
-    "viewer_readonly": ("查看员不能提交审核结论", "Viewers cannot submit verdicts"),
-    "saved": ("已保存", "Saved"),
-    "save_failed": ("保存失败", "Save failed"),
-    "quality_title": ("审核质量统计", "Review quality"),
-    "by_rule": ("按规则", "By rule"),
-    "by_camera": ("按摄像头", "By camera"),
-    "events": ("事件数", "Events"),
-    "total_prefix": ("共 ", ""),
-    "total_suffix": (" 条事件", " events"),
-    "confirmed": ("已确认", "Confirmed"),
-    "dismissed": ("已驳回", "Dismissed"),
-    "unreviewed": ("未审核", "Unreviewed"),
-    "fp_rate": ("误报率", "False-positive rate"),
-    "fp_rate_hint": ("误报率 = 驳回 / (确认 + 驳回)", "FP rate = dismissed / (confirmed + dismissed)"),
-    "show_dismissed": ("查看驳回", "Show dismissed"),
-    "zones_title": ("区域编辑", "Zone editor"),
-    "zones_help": ("拖动顶点修改区域；选中区域后可添加或删除顶点，也可直接输入坐标 (0–1)。",
-                   "Drag a point to move it; select a zone to add or remove points, or type coordinates (0–1)."),
-    "zone_seat": ("座位区", "seat"),
-    "zone_desk": ("桌面区", "desk"),
-    "zone_customer": ("客户区", "customer"),
-    "zone_waiting": ("等候区", "waiting"),
-    "zone_staff_area": ("员工区", "staff area"),
-    "add_point": ("添加顶点", "Add point"),
-    "remove_point": ("删除顶点", "Remove point"),
-    "save": ("保存", "Save"),
-    "point": ("顶点", "Point"),
-    "no_config": ("服务未指定站点配置文件 (--config)", "The server was started without a site config (--config)"),
-    "no_background": ("没有可用画面", "No picture available"),
-    # zone editor reload and opening-hours banner (site.timezone)
-    "zones_reloaded": ("已应用到摄像头", "now used by camera(s)"),
-    "sched_closed": ("当前为非营业时间：{n} 条规则暂停，{until} 恢复", "Outside opening hours: {n} rule(s) inactive until {until}"),
-    "sched_break": ("当前为休息时间：{n} 条规则暂停，{until} 恢复", "Break: {n} rule(s) inactive until {until}"),
-    "sched_open": ("{n} 条规则不在其时段内，{until} 恢复", "{n} rule(s) outside their own time windows until {until}"),
-    "sched_no_end": ("未来一周没有营业时间：{n} 条规则暂停", "No opening hours in the coming week: {n} rule(s) inactive"),
-    "unknown_camera": ("未知摄像头", "Unknown camera"),
-    "error": ("错误", "Error"),
-    "forbidden": ("没有权限", "Forbidden"),
-    "not_found": ("未找到", "Not found"),
-    "reason_false_alarm": ("误报", "false alarm"),
-    "reason_outside_hours": ("非工作时间", "outside hours"),
-    "reason_corrected": ("已整改", "corrected"),
-    "reason_justified": ("有正当理由", "justified"),
-    "reason_other": ("其他", "other"),
-    "reason_violation": ("确认违规", "violation"),
-    "open": ("打开", "Open"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    "not_visible": ("不可见", "not visible"),
-    # day view of one post (/day)
-    "nav_day": ("岗位日视图", "Day view"),
-    "day_title": ("岗位日视图", "Day view of a post"),
-    "day_view_of_post": ("查看该岗位当日时间轴", "This post's day view"),
-    "day_date": ("日期", "Date"),
-    "day_from": ("从", "From"),
-    "day_to": ("至", "To"),
-    "day_prev": ("前一天", "Previous day"),
-    "day_next": ("后一天", "Next day"),
-    "day_no_posts": ("数据中没有岗位。", "No posts in the data."),
-    "day_staff": ("在岗人员", "Staff"),
-    "day_source": ("数据来源", "Data source"),
-    "day_source_batch": ("夜间批量复核", "nightly batch"),
-    "day_source_live": ("实时监测 / 录像分析", "live monitor / recorded files"),
-    "day_source_none": ("当日无数据", "no data on this day"),
-    "day_answer": ("{post} 在 {lo}–{hi}：", "{post} from {lo} to {hi}:"),
-    "day_present": ("在岗", "on post"),
-    "day_absent": ("离岗", "away"),
-    "day_unknown": ("未知", "unknown"),
-    "day_away_at": ("离岗时段：", "Away:"),
-    "day_timeline": ("在岗时间轴", "Presence timeline"),
-    "day_lane_presence": ("在岗（5 秒多数表决，与规则判定一致）", "Presence (5 s majority vote, as the rules judged)"),
-    "day_lane_events": ("事件", "Events"),
-    "day_state": ("状态", "State"),
-    "day_state_present": ("在岗", "On post"),
-    "day_state_absent": ("离岗", "Away"),
-    "day_state_unknown": ("未知", "Unknown"),
-    "day_note": ("灰色：摄像头断线、无录像或录像开头表决尚未稳定（不计为在岗或离岗）。在岗按岗位判断，不识别人脸。",
-                 "Grey: camera outage, no footage, or the first seconds of a recording before the vote settles "
-                 "(counted neither as on post nor as away). Presence is per post; nobody is identified by face."),
-    "day_events": ("时间段内的事件", "Events in the range"),
-    "day_no_events": ("该时间段内没有事件。", "No events in this range."),
-    "day_presence_table": ("在岗记录", "Presence record"),
-    # --- names, measurements, verdict form, live state, camera status and the hall board ---------------
-    "nav_board": ("大厅看板", "Hall board"),
-    "nav_cameras": ("摄像头状态", "Cameras"),
-    "measure_item": ("测量项", "Measurement"),
-    "measure_value": ("数值", "Value"),
-    "verdict_withdrawn": ("已撤回", "withdrawn"),
-    "current_verdict": ("当前结论", "Current verdict"),
-    "reason_hint": ("理由随结论变化：确认违规不能用于驳回。", "The reasons depend on the verdict: a dismissal cannot be 'violation'."),
-    "bulk_ask": ("将 {n} 条事件标记为「{v}」？", "Mark {n} events as {v}?"),
-    "bulk_done": ("已将 {n} 条事件标记为「{v}」", "{n} events marked {v}"),
-    "bulk_undone": ("已撤销，{n} 条事件恢复原结论", "Undone: {n} events have their previous verdict back"),
-    "ok": ("确定", "OK"),
-    "cancel": ("取消", "Cancel"),
-    "undo": ("撤销", "Undo"),
-    "date_format": ("YYYY-MM-DD", "YYYY-MM-DD"),
-    "live_connecting": ("实时更新连接中…", "Connecting live updates…"),
-    "live_on_run": ("实时更新已连接（摄像头实时监测）", "Live updates on (cameras watched live)"),
-    "live_on_tail": ("实时更新已连接（跟踪数据库中的新事件）", "Live updates on (new events in the database)"),
-    "live_retry": ("实时更新中断，正在重连…", "Live updates interrupted, reconnecting…"),
-    "live_last": ("最近推送 {t}", "last push {t}"),
-    "err_login_required": ("请先登录", "Please log in"),
-    "err_needs_role": ("需要「{role}」权限", "Needs the {role} role"),
-    "err_csrf": ("页面已过期（安全校验失败），请刷新后重试", "The page has expired (security check failed); reload and retry"),
-    "err_event_not_found": ("未找到事件 {id}", "Event {id} not found"),
-    "err_not_found": ("未找到", "Not found"),
-    "err_bad_date": ("{field}：日期格式应为 YYYY-MM-DD，收到 {value}", "{field}: expected a date YYYY-MM-DD, got {value}"),
-    "err_reason_verdict": ("理由「{reason}」不能用于结论「{verdict}」", "Reason '{reason}' does not fit verdict '{verdict}'"),
-    "err_no_feed": ("本进程没有实时告警推送（请用 counterwatch run 或 serve 启动）",
-                    "No live alert feed in this process (start counterwatch run or serve)"),
-    "err_unknown_camera": ("未知摄像头 {id}", "Unknown camera {id}"),
-    "cameras_title": ("摄像头状态", "Camera status"),
-    "cam_state": ("状态", "State"),
-    "cam_fps": ("分析帧率", "Analysed fps"),
-    "cam_drop": ("丢帧率", "Drop rate"),
-    "cam_latency": ("延迟", "Latency"),
-    "cam_last_frame": ("最后一帧", "Last frame"),
-    "cam_outage": ("中断", "Outage"),
-    "cam_outage_since": ("中断自 {t}", "down since {t}"),
-    "cam_updated": ("更新时间", "Updated"),
-    "cam_source_live": ("数据来源：本进程的实时监测", "Source: the cameras watched by this process"),
-    "cam_source_db": ("数据来源：数据库中最近记录的摄像头状态", "Source: the last camera state recorded in the database"),
-    "cam_none": ("还没有摄像头状态记录（counterwatch run 运行时会写入）",
-                 "No camera state recorded yet (counterwatch run writes it)"),
-    "cam_recent_outages": ("最近中断", "Recent outages"),
-    "cam_start": ("开始", "Start"),
-    "cam_end": ("结束", "End"),
-    "cam_reason": ("原因", "Reason"),
-    "state_online": ("在线", "online"),
-    "state_connecting": ("连接中", "connecting"),
-    "state_reconnecting": ("重连中", "reconnecting"),
-    "state_offline": ("离线", "offline"),
-    "state_unknown": ("未知", "unknown"),
-    "ago_s": ("{n} 秒前", "{n} s ago"),
-    "ago_min": ("{n} 分钟前", "{n} min ago"),
-    "ago_h": ("{n} 小时前", "{n} h ago"),
-    "board_title": ("大厅看板", "Hall board"),
-    "board_staffed": ("在岗", "Staffed"),
-    "board_away": ("离岗", "Away"),
-    "board_away_since": ("离岗自 {t}", "away since {t}"),
-    "board_staffed_since": ("在岗自 {t}", "staffed since {t}"),
-    "board_unknown": ("未知", "Unknown"),
-    "board_unknown_cam": ("摄像头中断，状态未知", "camera down, state unknown"),
-    "board_unknown_nodata": ("暂无画面数据", "no data yet"),
-    "board_unknown_stale": ("画面更新滞后，状态未知", "no recent frame, state unknown"),
-    "board_duties": ("AB岗覆盖", "A/B coverage"),
-    "board_duty_both": ("A、B 均在岗", "A and B present"),
-    "board_duty_a": ("A角在岗", "A present"),
-    "board_duty_b": ("B角顶岗", "B covering"),
-    "board_duty_none": ("A、B 均不在岗", "neither A nor B present"),
-    "board_duty_unknown": ("未知（摄像头中断）", "unknown (camera down)"),
-    "board_alerts": ("未结束告警", "Open alerts"),
-    "board_no_alerts": ("没有未结束的告警", "No open alerts"),
-    "board_queue": ("等候人数", "Waiting"),
-    "board_queue_unknown": ("等候人数未知", "waiting count unknown"),
-    "board_queue_none": ("未配置等候区（摄像头的 waiting 区域）", "no waiting area configured (a camera's waiting zones)"),
-    "board_customers": ("柜台前客户 {n} 人", "{n} at the counter"),
-    "board_cameras": ("摄像头", "Cameras"),
-    "board_as_of": ("数据时间 {t}", "as of {t}"),
-    "board_source_live": ("实时监测", "live"),
-    "board_source_db": ("来自数据库（最近记录）", "from the database (last recorded)"),
-    "board_no_config": ("服务未指定站点配置文件 (--config)，看板只能列出数据库中出现过的岗位",
-                        "No site config (--config): the board lists only the posts seen in the database"),
-    "board_staff": ("人员", "Staff"),
-    "board_age": ("已持续 {d}", "for {d}"),
-}
 
 # Reason codes for verdicts; the first of each list is the default for keyboard shortcuts.
 DISMISS_REASONS = ("false_alarm", "outside_hours", "justified", "other")
@@ -274,14 +34,6 @@ SEVERITIES = ("low", "medium", "high")
 VERDICTS = ("confirmed", "dismissed")
 
 
-def t(key: str, lang: str = DEFAULT_LANG, **kw: Any) -> str:
-    pair = STRINGS.get(key)
-    if pair is None:
-        return key
-    s = pair[1] if lang == "en" else pair[0]
-    return s.format(**kw) if kw else s
-
-
 def get_lang(conn: HTTPConnection) -> str:
     """`?lang=` wins, then the cookie, then Chinese."""
     q = conn.query_params.get("lang")
@@ -289,6 +41,13 @@ def get_lang(conn: HTTPConnection) -> str:
         return q
     c = conn.cookies.get(LANG_COOKIE)
     return c if c in LANGS else DEFAULT_LANG
+
+
+def stored_label(prefix: str, value: Any, lang: str) -> str:
+    """The message `prefix + value` for a code read from the store (a severity, a verdict reason,
+    a camera state); a code the catalogue has no message for shows as that key."""
+    key = f"{prefix}{value}"
+    return t(key, lang, default=key)
 
 
 def rule_name(rule_id: str, lang: str) -> str:
@@ -641,7 +400,7 @@ def render(request: Any, name: str, status_code: int = 200, **ctx: Any) -> Any:
     ctx.setdefault("names", names_of(request.app))
     ctx.update(request=request, lang=lang, user=user, csrf=(user or {}).get("csrf", ""),
                switch_url="/" + request.url.path.lstrip("/\\") + "?" + urlencode(params),  # never //host
-               t=lambda key, **kw: t(key, lang, **kw))
+               t=lambda key, **kw: t(key, lang, **kw), label=lambda prefix, value: stored_label(prefix, value, lang))
     resp = templates().TemplateResponse(request, name, ctx, status_code=status_code)
     if request.query_params.get("lang") in LANGS and request.cookies.get(LANG_COOKIE) != lang:
         resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", httponly=True)

@@ -8,8 +8,9 @@ import stat
 import pytest
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.i18n import CATALOGUE, t
 from pipeline.web.auth import LoginLimiter, load_or_create_secret, sign, unsign
-from pipeline.web.i18n import STRINGS, format_details, format_details_bilingual, format_duration, t
+from pipeline.web.i18n import format_details, format_details_bilingual, format_duration
 
 
 @pytest.mark.parametrize("details, lang, expected", [
@@ -37,8 +38,8 @@ def test_bilingual_details_and_durations():
     assert format_duration(None, "zh") == "进行中"
     assert format_duration(3725, "en") == "1 h 2 min"
     assert t("selected_n", "en", n=3) == "3 selected"
-    assert t("no-such-key", "en") == "no-such-key"
-    assert all(len(pair) == 2 and pair[0].strip() for pair in STRINGS.values())
+    assert t("selected_n", "zh", n=3) == "已选 3 条"
+    assert format_duration(125, "en") == "2 min 5 s"
 
 
 def test_every_string_the_templates_use_is_translated():
@@ -49,8 +50,8 @@ def test_every_string_the_templates_use_is_translated():
 
     used = set()
     for f in (Path(pipeline.web.__file__).parent / "templates").glob("*.html"):
-        used |= set(re.findall(r"""\bt\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
-    prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s) and the like
+        used |= set(re.findall(r"""\b(?:t|label)\(['"]([a-z_]+)['"]""", f.read_text(encoding="utf-8")))
+    prefixes = {k for k in used if k.endswith("_")}  # t('sev_' ~ s), label('sev_', ev.severity) and the like
     assert prefixes == {"day_source_", "day_state_", "reason_", "role_", "sev_", "state_", "verdict_"}
     used -= prefixes
     from pipeline.web.auth import ROLES
@@ -62,7 +63,7 @@ def test_every_string_the_templates_use_is_translated():
     used |= {f"day_source_{s}" for s in ("batch", "live", "none")}
     used |= {f"day_state_{s}" for s in ("present", "absent", "unknown")}
     assert len(used) > 40
-    assert used <= set(STRINGS), sorted(used - set(STRINGS))
+    assert used <= set(CATALOGUE), sorted(used - set(CATALOGUE))
 
 
 def test_signed_cookie_rejects_tampering():
