@@ -81,7 +81,7 @@ def site(tmp_path_factory, data_dir, models_dir):
     rec.mkdir(parents=True)
     for name, src in CLIPS.items():
         shutil.copyfile(data_dir / src, rec / name)
-    (rec / "cam1_20261126_120000.mp4").write_bytes(os.urandom(64_000))  # not a video at all
+    (rec / "cam1_20261126_120000.mp4").write_bytes(bytes(range(256)) * 250)  # not a video at all (a fixed pattern: random bytes sometimes parse as a container)
     aldi = (data_dir / CLIPS["cam2_20261126_093000.mp4"]).read_bytes()
     (rec / "cam2_20261126_150000.mp4").write_bytes(aldi[: len(aldi) // 12])  # truncated mid-file
     other = root / "recordings" / "2026-11-25"

@@ -40,6 +40,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "reset": ("清除", "Reset"),
     "no_events": ("没有符合条件的事件", "No events match"),
     "ongoing": ("进行中", "ongoing"),
+    "sev_info": ("提示", "info"),
     "sev_low": ("低", "low"),
     "sev_medium": ("中", "medium"),
     "sev_high": ("高", "high"),
