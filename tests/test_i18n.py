@@ -97,6 +97,8 @@ def test_a_key_built_from_stored_data_takes_its_default_without_failing(monkeypa
     assert t("reason_seen on clip", "en", default="reason_seen on clip") == "reason_seen on clip"
     assert t("reason_false_alarm", "en", default="unused") == "false alarm"  # a known key ignores it
     assert stored_label("sev_", "high", "zh") == "高"
-    assert stored_label("sev_", "info", "en") == "sev_info"  # the web UI has no word for info
+    assert stored_label("sev_", "info", "en") == "info"  # the A/B rule's default severity has its words
+    assert stored_label("sev_", "info", "zh") == "提示"
+    assert stored_label("state_", "no such state", "en") == "state_no such state"  # unknown: the key, no error
     assert not any(_fields(s) & {"default"} for texts in CATALOGUE.values() for s in texts)
     assert not caplog.records
