@@ -6,7 +6,10 @@ test instead of skipping it.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,19 @@ def model_file(models_dir):
 @pytest.fixture(scope="session")
 def demo_clip(data_dir) -> Path:
     return _need(data_dir / "dev/office_cctv_unattended_seat/pgplarosa/resized_cctv_full_fast_cut.mov", "demo clip")
+
+
+@pytest.fixture()
+def served(tmp_path):
+    """A folder served over HTTP by a thread; yields (base_url, folder)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,6 +7,7 @@ inside opening hours, so recorded files can still be analysed.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pipeline.config.models import DAYS, SiteInfo
 from pipeline.config.rule_params import RuleParams, TimeWindow
@@ -35,19 +36,20 @@ def in_break(site: SiteInfo, wall: dt.datetime | None) -> bool:
 
 
 def closing_time(site: SiteInfo, day: dt.date) -> dt.datetime | None:
-    ends = [oh.end for oh in site.opening_hours if DAYS[day.weekday()] in oh.days]
-    if not ends:
-        return None
-    m = max(_minutes(e) for e in ends)
-    return dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=m)
+    """The day's last closing time (None: closed all day)."""
+    return _day_edge(site, day, "end", max)
 
 
 def opening_time(site: SiteInfo, day: dt.date) -> dt.datetime | None:
-    starts = [oh.start for oh in site.opening_hours if DAYS[day.weekday()] in oh.days]
-    if not starts:
+    """The day's first opening time (None: closed all day)."""
+    return _day_edge(site, day, "start", min)
+
+
+def _day_edge(site: SiteInfo, day: dt.date, field: str, pick: Callable[[list[int]], int]) -> dt.datetime | None:
+    minutes = [_minutes(getattr(oh, field)) for oh in site.opening_hours if DAYS[day.weekday()] in oh.days]
+    if not minutes:
         return None
-    m = min(_minutes(s) for s in starts)
-    return dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=m)
+    return dt.datetime.combine(day, dt.time()) + dt.timedelta(minutes=pick(minutes))
 
 
 def rule_active(site: SiteInfo, params: RuleParams, wall: dt.datetime | None) -> bool:

@@ -6,7 +6,7 @@ offline tick to `SinkChain.frame(None, result)`, and the events that end at the 
 of that frame in order (`on_event`). The order is fixed: store -> evidence -> jsonl ->
 presence -> alerts (docs/ARCHITECTURE.md). A sink never reaches into another; what an
 earlier sink produced for an event reaches the later ones in the `Made` it is handed
-(the store's commit, the evidence sink's clip and snapshot paths).
+(the evidence sink's clip and snapshot paths).
 
 A sink that sets `retry = True` has its failing `on_event` calls held back (bounded) and
 retried in order before the next event, so one failing sink stops neither the others nor
@@ -36,7 +36,6 @@ class Made:
 
     frame: Frame | None  # the analysed frame that produced it (None: offline tick, close, retry)
     result: Any  # that frame's FrameResult (facts, persons, objects, zones), or None
-    committed: bool = False  # the store sink wrote it
     evidence: dict[str, str] = field(default_factory=dict)  # clip/snapshot paths, from the evidence sink
 
     @property
@@ -56,9 +55,9 @@ class Sink(Protocol):
 
 
 class SinkBase:
-    """Defaults for a sink that needs only some of the calls."""
+    """Defaults for a sink that needs only some of the calls; a subclass names its `stage`."""
 
-    stage = "alerts"
+    stage: str
     retry = False
 
     def on_frame(self, frame: Frame | None, result: Any) -> None:
@@ -111,7 +110,7 @@ class SinkChain:
                 self._queue_retry(sink, ev, made)
         return made
 
-    def close(self, t: float, events: list[Event] = ()) -> list[Made]:
+    def close(self, t: float, events: list[Event] | tuple[()] = ()) -> list[Made]:
         """The events that end at the close, then a last retry, then every sink's close (in order)."""
         made = [self.event(ev) for ev in events]
         self.flush_retries()

@@ -61,7 +61,6 @@ class StoreSink(SinkBase):
             alert = self.alert_of(event, made.frame_s)
             also = lambda s: self.outbox.enqueue(alert, session=s)  # noqa: E731
         self.store.record_event(event, source=self.source, recording=self.recording, also=also)
-        made.committed = True
 
 
 class JsonlSink(SinkBase):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 
 import pytest
 
@@ -21,21 +18,6 @@ from pipeline.core.fetch import (
 
 PAYLOAD = bytes(range(256)) * 9000  # a little over two hash chunks
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
-
-
-@pytest.fixture()
-def served(tmp_path):
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_sha256_file_reads_in_chunks_and_matches_hashlib(tmp_path):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,23 +10,6 @@ import pytest
 from pipeline.cli import main
 from pipeline.core.errors import ConfigError
 from pipeline.modelsfetch import MANIFEST, FetchError, ModelEntry, fetch, find_entry, load_manifest
-
-
-@pytest.fixture()
-def served(tmp_path):
-    """A folder served over HTTP by a thread; yields (base_url, folder)."""
-    root = tmp_path / "www"
-    root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", root
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _entry(url: str, sha: str | None, name: str = "tiny.onnx") -> ModelEntry:
