@@ -6,7 +6,9 @@ of them by more than `pixel_delta` grey levels) is still: its post reuses the
 persons, skeletons and findings of its last analysis, while detection, tracking
 and the rules run on every frame, so rule timers keep running. The reference is
 the frame of the last refresh, not the previous frame, so slow changes add up
-and are seen. `refresh_s` bounds how old a reused result can be.
+and are seen. `refresh_s` bounds how old a reused result can be. A region that
+keeps moving (a clerk typing) is analysed again every `moving_every_s`, not on
+every analysed frame: the pose cadence per track, applied to the post crop.
 
 `TrackMemo` remembers one model's last result per track id, with its time and
 box; a result is reused while it is younger than the cadence and (optionally)
@@ -50,7 +52,8 @@ class MotionGate:
         return cv2.GaussianBlur(grey, (3, 3), 0), sw / w
 
     def due(self, image: np.ndarray, t: float, boxes: list[np.ndarray]) -> list[bool]:
-        """Which regions must be analysed now: moved, never seen, older than refresh_s, or gating off.
+        """Which regions must be analysed now: moved (and last analysed moving_every_s ago or more), never
+        seen, re-checking a drop, older than refresh_s, or gating off.
 
         Due regions take this frame as their new reference; the caller stores their
         new result with `store`.
@@ -72,7 +75,9 @@ class MotionGate:
                 frac = 1.0
             else:
                 frac = float(np.count_nonzero(cv2.absdiff(cur, r.ref) > self.cfg.pixel_delta)) / max(1, cur.size)
-            go = frac > self.cfg.min_area or r.ref is None or r.t is None or t - r.t >= self.cfg.refresh_s
+            age = None if r.t is None else t - r.t
+            moved = frac > self.cfg.min_area and (age is None or age >= self.cfg.moving_every_s)
+            go = moved or r.ref is None or age is None or age >= self.cfg.refresh_s
             if go:
                 r.ref, r.t = cur.copy(), t
             out.append(go)

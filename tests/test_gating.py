@@ -278,3 +278,25 @@ def test_a_drop_in_persons_is_rechecked_until_it_has_lasted_refresh_s():
     assert gate.due(img, 4.0, boxes) == [True]
     gate.store(0, [1])  # ... until it has lasted refresh_s (two seen last at 1.75): now believed
     assert gate.due(img, 4.2, boxes) == [False]
+
+
+def test_a_region_that_keeps_moving_is_analysed_every_moving_every_s():
+    gate = MotionGate(GatingConfig(refresh_s=60, moving_every_s=1.0))
+    boxes = [np.array([0, 0, 400, 400], np.float32)]
+    due = []
+    for k in range(7):  # t = 0 .. 3 s, the region changes on every frame (a clerk typing)
+        img = _scene(seed=k)
+        got = gate.due(img, k * 0.5, boxes)
+        if got[0]:
+            gate.store(0, [1])
+        due.append(got[0])
+    assert due == [True, False, True, False, True, False, True]
+    gate.regions[0].ref = None  # a drop in persons is re-checked on the next frame, not a second later
+    assert gate.due(_scene(seed=9), 3.5, boxes) == [True]
+
+
+def test_moving_every_s_zero_analyses_a_moving_region_on_every_frame():
+    gate = MotionGate(GatingConfig(refresh_s=60, moving_every_s=0))
+    boxes = [np.array([0, 0, 400, 400], np.float32)]
+    assert [gate.due(_scene(seed=k), k * 0.5, boxes)[0] for k in range(4)] == [True] * 4
+    assert gate.due(_scene(seed=3), 2.0, boxes) == [False]  # no change: still reused

@@ -174,6 +174,10 @@ class GatingConfig(StrictModel):
     pixel_delta: int = Field(18, ge=1, le=255, description="Grey-level change that counts as a changed pixel")
     min_area: float = Field(0.004, ge=0, le=1, description="Changed fraction of a post region that counts as motion")
     refresh_s: float = Field(5.0, gt=0, le=600, description="A reused result is never older than this")
+    moving_every_s: float = Field(
+        1.0, ge=0, le=60, description="A region that keeps moving is analysed again at most this often "
+                                      "(0: on every analysed frame it moves); a drop in its persons is "
+                                      "re-checked at once")
 
 
 class CadenceConfig(StrictModel):

@@ -27,7 +27,7 @@ class UltralyticsConfig(BackendConfig):
     """
 
     type: Literal["ultralytics"] = "ultralytics"
-    model: str = Field("yolov8n_int8.onnx", description="File name in the models directory, or a path (.pt, .onnx)")
+    model: str = Field("yolov8n_fp32_640.onnx", description="File name in the models directory, or a path (.pt, .onnx)")
     conf_threshold: float = Field(0.3, ge=0, le=1)
     iou_threshold: float = Field(0.5, ge=0, le=1)
     imgsz: int | None = Field(None, ge=32, le=4096, description="Inference size (default: the model's)")

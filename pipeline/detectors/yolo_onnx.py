@@ -31,9 +31,10 @@ class YoloOnnxConfig(BackendConfig):
     """`models.detector.type: yolo_onnx` (the default): an Ultralytics ONNX export run by onnxruntime."""
 
     type: Literal["yolo_onnx"] = "yolo_onnx"
-    model: str = Field("yolov8n_int8.onnx",
+    model: str = Field("yolov8n_fp32_640.onnx",
                        description="File name in the models directory, or a path (640 px: the 320 px yolo11n "
-                                   "misses seated staff in 1080p CCTV)")
+                                   "misses seated staff in 1080p CCTV; FP32: the same boxes on every CPU, "
+                                   "which int8 kernels do not give)")
     conf_threshold: float = Field(0.3, ge=0, le=1)
     iou_threshold: float = Field(0.5, ge=0, le=1)
     threads: int = Field(2, ge=1, le=64, description="onnxruntime intra-op threads")

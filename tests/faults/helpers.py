@@ -22,7 +22,7 @@ site:
   opening_hours:
     - {days: [mon, tue, wed, thu, fri, sat, sun], start: "08:30", end: "17:30"}
 models:
-  detector: {type: yolo_onnx, model: yolov8n_int8.onnx, conf_threshold: 0.3}
+  detector: {type: yolo_onnx, model: yolov8n_fp32_640.onnx, conf_threshold: 0.3}
   pose: {type: none}
   phone_cascade: {enabled: false}
   post_crops: false

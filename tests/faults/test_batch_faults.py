@@ -89,7 +89,7 @@ def test_missing_model_is_not_a_failed_recording(site, tmp_path, models_dir):
     res = cli(*_args(site, data), env={"COUNTERWATCH_MODELS_DIR": str(empty)})
     assert res.returncode != 0
     assert "installation error" in res.stdout
-    assert "yolov8n_int8.onnx" in res.stdout + res.stderr
+    assert "yolov8n_fp32_640.onnx" in res.stdout + res.stderr
     assert db(data).execute("select count(*) from analyses").fetchone()[0] == 0  # not remembered
     res = cli(*_args(site, data), env={"COUNTERWATCH_MODELS_DIR": str(models_dir)})  # model restored
     assert res.returncode == 0, res.stdout[-2000:]
