@@ -20,6 +20,7 @@ from pydantic import Field
 
 from pipeline.core.boxes import nms
 from pipeline.core.errors import ConfigError
+from pipeline.core.memory import release_freed_memory
 from pipeline.core.modelpath import resolve_model
 from pipeline.core.types import Detections, Frame
 from pipeline.detectors.base import Letterbox, clip_boxes, cxcywh_to_xyxy, letterbox
@@ -112,7 +113,8 @@ class YoloOnnxDetector:
         self.iou_threshold = float(iou_threshold)
         self.max_det = int(max_det)
         self.threads = int(threads)
-        self.session = _session(self.path, threads)
+        self._square: object | None = _session(self.path, threads)
+        self._square_ran = False
         meta = self.session.get_modelmeta().custom_metadata_map
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -142,21 +144,30 @@ class YoloOnnxDetector:
         # rectangular inputs: (h, w) -> session, None where the head could not be rewritten (square used)
         square = static_hw is not None and static_hw[0] == static_hw[1] and not self.dynamic_batch
         self.rect = bool(rect) and square and not self.end2end
-        self._sessions: dict[tuple[int, int], object | None] = {tuple(self.input_size): self.session}
+        self._sessions: dict[tuple[int, int], object | None] = {}
+
+    @property
+    def session(self):
+        """The model at its own (square) input; built again if it was let go for a rectangle."""
+        if self._square is None:
+            self._square = _session(self.path, self.threads)
+        return self._square
 
     def _session_for(self, frame_hw: tuple[int, int]) -> tuple[object, tuple[int, int]]:
         """The session and input (h, w) for a frame of this size: the rectangle when rect is on and possible."""
-        if not self.rect:
-            return self.session, tuple(self.input_size)
         square = self.input_size[0]
-        hw = rect_size(frame_hw, square)
-        if hw not in self._sessions:
+        hw = rect_size(frame_hw, square) if self.rect else tuple(self.input_size)
+        if hw != tuple(self.input_size) and hw not in self._sessions:
             self._sessions[hw] = self._rect_session(square, hw)
             if self._sessions[hw] is not None:
                 log.info("%s: frames of %dx%d run at a %dx%d input", self.path.name, frame_hw[1], frame_hw[0],
                          hw[1], hw[0])
-        sess = self._sessions[hw]
+                if not self._square_ran:
+                    self._square = None  # never used: its weights and buffers go (about 40 MB per model set)
+            release_freed_memory()  # the rewrite's transient copies of the model (tens of MB) go back to the system
+        sess = self._sessions.get(hw)
         if sess is None:
+            self._square_ran = True
             return self.session, tuple(self.input_size)
         return sess, hw
 
@@ -166,8 +177,6 @@ class YoloOnnxDetector:
 
     def _rect_session(self, square: int, hw: tuple[int, int]) -> object | None:
         """A session for the rewritten head, checked on one blank input; None: keep the square model."""
-        if hw == (square, square):
-            return self.session
         rewritten = rect_model(self.path, square, hw)
         if rewritten is None:
             return None

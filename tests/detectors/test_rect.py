@@ -59,9 +59,11 @@ def test_yolov8n_gives_the_same_boxes_at_the_rectangle(model_file, office_frame,
     for frame in (office_frame, exam_frame):  # 1920x1080 and 1280x720
         _matched(square.detect(frame), rect.detect(frame))
     assert rect._sessions[(384, 640)] is not None  # the frames ran at 640x384, not on a padded square
-    out = rect._sessions[(384, 640)].get_outputs()[0].shape
-    assert out[-1] in (80 * 48 + 40 * 24 + 20 * 12, None) or isinstance(out[-1], str)
-    assert square._sessions.keys() == {(640, 640)}  # rect off: only the square model
+    assert rect._square is None  # the square model was never needed, so it was let go
+    assert square._sessions == {} and square._square is not None  # rect off: only the square model
+    square_frame = type(office_frame)("t", 0, 0.0, office_frame.image[:, :1080])  # 1080x1080: the square input
+    _matched(square.detect(square_frame), rect.detect(square_frame))
+    assert rect._square is not None  # built again when a square frame came
 
 
 @pytest.mark.models
