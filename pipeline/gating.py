@@ -35,6 +35,7 @@ class _Region:
     result: Any = None  # what the post's analysis gave at the last refresh
     peak: int = 0  # most entries seen recently, and when (a drop below it is re-checked)
     peak_t: float | None = None
+    recheck: bool = False  # the last result was a drop: analyse again at the moving cadence
 
 
 @dataclass
@@ -76,7 +77,7 @@ class MotionGate:
             else:
                 frac = float(np.count_nonzero(cv2.absdiff(cur, r.ref) > self.cfg.pixel_delta)) / max(1, cur.size)
             age = None if r.t is None else t - r.t
-            moved = frac > self.cfg.min_area and (age is None or age >= self.cfg.moving_every_s)
+            moved = (frac > self.cfg.min_area or r.recheck) and (age is None or age >= self.cfg.moving_every_s)
             go = moved or r.ref is None or age is None or age >= self.cfg.refresh_s
             if go:
                 r.ref, r.t = cur.copy(), t
@@ -87,15 +88,17 @@ class MotionGate:
 
     def store(self, i: int, result: Any) -> None:
         """Keep region i's new result. A result with fewer entries than the region held within the last
-        refresh_s is a drop: the region stays due on every frame until the entries are back or the drop
-        has lasted refresh_s. A model's miss of a few frames is never held as an emptier post."""
+        refresh_s is a drop: the region is due again every moving_every_s (as if it moved) until the
+        entries are back or the drop has lasted refresh_s. A model's miss is never held as an emptier
+        post for longer than moving_every_s."""
         r = self.regions[i]
         n = len(result) if result is not None else 0
         now = r.t
         if n >= r.peak or r.peak_t is None or now is None or now - r.peak_t >= self.cfg.refresh_s:
             r.peak, r.peak_t = n, now
+            r.recheck = False
         else:
-            r.ref = None  # stays due: the drop must hold for refresh_s before it is believed
+            r.recheck = True  # due again at the moving cadence: the drop must hold for refresh_s to be believed
         r.result = result
 
     def result(self, i: int) -> Any:

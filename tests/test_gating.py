@@ -255,7 +255,7 @@ def test_cadence_config_defaults_and_naive():
 
 
 def test_a_drop_in_persons_is_rechecked_until_it_has_lasted_refresh_s():
-    gate = MotionGate(GatingConfig(refresh_s=2.0))
+    gate = MotionGate(GatingConfig(refresh_s=2.0, moving_every_s=0.5))
     img = _scene()
     boxes = [np.array([0, 0, 400, 400], np.float32)]
     assert gate.due(img, 0.0, boxes) == [True]
@@ -264,20 +264,38 @@ def test_a_drop_in_persons_is_rechecked_until_it_has_lasted_refresh_s():
     gate.regions[0].ref = None  # (the caller refreshes, e.g. motion elsewhere forced it)
     assert gate.due(img, 1.0, boxes) == [True]
     gate.store(0, [1])  # one person fewer: not trusted yet
+    assert gate.due(img, 1.25, boxes) == [False]  # re-checked at the moving cadence, not before
     assert gate.due(img, 1.5, boxes) == [True]
     gate.store(0, [1])  # still fewer, but for less than refresh_s since two were seen
-    assert gate.due(img, 1.75, boxes) == [True]
-    gate.store(0, [1, 2])  # back at 1.75: the miss is never held
-    assert gate.due(img, 1.9, boxes) == [False]
-    gate.regions[0].ref = None
     assert gate.due(img, 2.0, boxes) == [True]
-    gate.store(0, [1])  # a real departure: re-checked on every frame ...
-    for t in (2.5, 3.0, 3.5):
-        assert gate.due(img, t, boxes) == [True]
-        gate.store(0, [1])
+    gate.store(0, [1, 2])  # back at 2.0: the miss is never held
+    assert gate.due(img, 2.5, boxes) == [False]
+    gate.regions[0].ref = None
+    assert gate.due(img, 3.0, boxes) == [True]
+    gate.store(0, [1])  # a real departure: re-checked every moving_every_s ...
+    assert gate.due(img, 3.5, boxes) == [True]
+    gate.store(0, [1])
     assert gate.due(img, 4.0, boxes) == [True]
-    gate.store(0, [1])  # ... until it has lasted refresh_s (two seen last at 1.75): now believed
-    assert gate.due(img, 4.2, boxes) == [False]
+    gate.store(0, [1])  # ... until it has lasted refresh_s (two seen last at 2.0): now believed
+    assert gate.due(img, 4.5, boxes) == [False]
+
+
+def test_a_drop_is_rechecked_every_moving_every_s_not_every_frame():
+    gate = MotionGate(GatingConfig(refresh_s=5.0, moving_every_s=1.0))
+    img = _scene()
+    boxes = [np.array([0, 0, 400, 400], np.float32)]
+    assert gate.due(img, 0.0, boxes) == [True]
+    gate.store(0, [1, 2])
+    gate.regions[0].ref = None
+    assert gate.due(img, 0.5, boxes) == [True]
+    gate.store(0, [1])  # a flickering second person: the drop is looked at again once a second
+    due = []
+    for k in range(2, 8):  # t = 1.0 .. 3.5, 2 analysed fps
+        got = gate.due(img, k * 0.5, boxes)[0]
+        if got:
+            gate.store(0, [1])
+        due.append(got)
+    assert due == [False, True, False, True, False, True]
 
 
 def test_a_region_that_keeps_moving_is_analysed_every_moving_every_s():
