@@ -68,12 +68,29 @@ class PerceiveMemory:
 def build_models(cfg: SiteConfig) -> Models:
     """Load the detector, pose estimator and phone cascade named in the config (fails with a clear error)."""
 
-    crop_pose = None
-    if cfg.models.post_crops and cfg.models.post_crops_model and cfg.models.pose.type == "yolo_pose":
-        crop_pose = YoloPoseModel(cfg.models.post_crops_model, conf_threshold=cfg.models.pose.conf_threshold,
-                                  threads=cfg.models.pose.threads)
     return Models(detector=build_detector(cfg.models.detector), pose=build_pose(cfg.models.pose),
-                  cascade=build_cascade(cfg.models.phone_cascade, cfg.models.detector), crop_pose=crop_pose)
+                  cascade=build_cascade(cfg.models.phone_cascade, cfg.models.detector), crop_pose=_crop_pose(cfg))
+
+
+def _crop_pose(cfg: SiteConfig) -> YoloPoseModel | None:
+    if cfg.models.post_crops and cfg.models.post_crops_model and cfg.models.pose.type == "yolo_pose":
+        return YoloPoseModel(cfg.models.post_crops_model, conf_threshold=cfg.models.pose.conf_threshold,
+                             threads=cfg.models.pose.threads)
+    return None
+
+
+def build_model_pool(cfg: SiteConfig, n: int) -> list[Models]:
+    """n model sets for n parallel workers, sharing what may be shared.
+
+    onnxruntime sessions may be run from several threads at once, so an onnxruntime detector and
+    the phone cascade are loaded once and shared by every set; each set gets its own pose model
+    (a LiteRT interpreter runs one call at a time). One copy of those weights, not n.
+    """
+    first = build_models(cfg)
+    if cfg.models.detector.type != "yolo_onnx":
+        return [first] + [build_models(cfg) for _ in range(n - 1)]
+    return [first] + [Models(detector=first.detector, pose=build_pose(cfg.models.pose), cascade=first.cascade,
+                             crop_pose=_crop_pose(cfg)) for _ in range(n - 1)]
 
 
 def split_persons(dets: Detections) -> tuple[Detections, Detections]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -145,26 +146,27 @@ class YoloOnnxDetector:
         square = static_hw is not None and static_hw[0] == static_hw[1] and not self.dynamic_batch
         self.rect = bool(rect) and square and not self.end2end
         self._sessions: dict[tuple[int, int], object | None] = {}
+        self._lock = threading.Lock()  # a detector may be shared by workers (onnxruntime runs are thread-safe)
 
     @property
     def session(self):
         """The model at its own (square) input; built again if it was let go for a rectangle."""
-        if self._square is None:
-            self._square = _session(self.path, self.threads)
-        return self._square
+        sess = self._square
+        if sess is None:
+            with self._lock:
+                if self._square is None:
+                    self._square = _session(self.path, self.threads)
+                sess = self._square
+        return sess
 
     def _session_for(self, frame_hw: tuple[int, int]) -> tuple[object, tuple[int, int]]:
         """The session and input (h, w) for a frame of this size: the rectangle when rect is on and possible."""
         square = self.input_size[0]
         hw = rect_size(frame_hw, square) if self.rect else tuple(self.input_size)
         if hw != tuple(self.input_size) and hw not in self._sessions:
-            self._sessions[hw] = self._rect_session(square, hw)
-            if self._sessions[hw] is not None:
-                log.info("%s: frames of %dx%d run at a %dx%d input", self.path.name, frame_hw[1], frame_hw[0],
-                         hw[1], hw[0])
-                if not self._square_ran:
-                    self._square = None  # never used: its weights and buffers go (about 40 MB per model set)
-            release_freed_memory()  # the rewrite's transient copies of the model (tens of MB) go back to the system
+            with self._lock:
+                if hw not in self._sessions:
+                    self._build_rect(square, hw, frame_hw)
         sess = self._sessions.get(hw)
         if sess is None:
             self._square_ran = True
@@ -174,6 +176,16 @@ class YoloOnnxDetector:
     @property
     def model_name(self) -> str:
         return self.path.name
+
+    def _build_rect(self, square: int, hw: tuple[int, int], frame_hw: tuple[int, int]) -> None:
+        sess = self._rect_session(square, hw)
+        self._sessions[hw] = sess
+        if sess is not None:
+            log.info("%s: frames of %dx%d run at a %dx%d input", self.path.name, frame_hw[1], frame_hw[0],
+                     hw[1], hw[0])
+            if not self._square_ran:
+                self._square = None  # never used: its weights and buffers go (about 40 MB)
+        release_freed_memory()  # the rewrite's transient copies of the model (tens of MB) go back to the system
 
     def _rect_session(self, square: int, hw: tuple[int, int]) -> object | None:
         """A session for the rewritten head, checked on one blank input; None: keep the square model."""

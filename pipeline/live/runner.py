@@ -29,7 +29,7 @@ from pipeline.events.store import EventStore
 from pipeline.live.filecam import PacedFileSource
 from pipeline.live.health import HealthSnapshot
 from pipeline.live.worker import CameraWorker, ModelPool
-from pipeline.processor import Models, build_models
+from pipeline.processor import Models, build_model_pool
 from pipeline.scene.board import PresenceBoard
 from pipeline.settings import SiteConfig, load_config
 from pipeline.sources import is_live_spec, open_source
@@ -180,7 +180,7 @@ class LiveRunner:
             plan = thread_plan(self.pool_size)  # K model sets x cores // K threads, OpenCV 1 thread when K > 1
             log.info("live: %s", plan.describe())
             one = plan.apply(self.cfg) if self.pool_size > 1 else self.cfg
-            self._models = [build_models(one) for _ in range(self.pool_size)]
+            self._models = build_model_pool(one, self.pool_size)
         pool = ModelPool(self._models)
         log.info("live: %d model set(s) loaded in %.1f s", pool.size, time.perf_counter() - t0)
         # what a crashed earlier run left: this run's cameras' open events, unfinished clips, orphan files
