@@ -13,7 +13,15 @@ seated staff in wide CCTV. This module makes the missing data from real CCTV vid
 - what is written is what the phone step will see: the upper-body crop of each person (and
   sometimes the square around a wrist), with the person and phone boxes in YOLO format.
 
-File names start with `<video>__s<segment>` so that a dataset can be split by clip and time.
+The same pasting runs on still images of the labelled sets (`synthesise_images`): each background
+keeps its own labelled phones (nothing is pasted next to them, and a crop that cuts one is not
+written), and the hand holding a labelled non-phone (a wallet, earbuds) can stand in for a wrist the
+pose model does not see. The hard negatives there can also be pens held in the fingers, writing on
+a sheet and calculators (`NEGATIVE_KINDS`).
+
+File names start with `<video>__s<segment>` so that a dataset can be split by clip and time; crops of
+still images start with `<source>__g<clip>__k<split>` (`background_name`), so that they land in the
+split their source clip has in its own set.
 """
 
 from __future__ import annotations
