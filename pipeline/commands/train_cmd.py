@@ -40,6 +40,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", default="counterwatch_phone", help="file name of the exported model (no suffix)")
     p.add_argument("--check", action="store_true", help="only check the dataset YAML and its labels, then stop")
     p.add_argument("--no-synthetic", action="store_true", help="leave out the dataset's synthetic sections")
+    p.add_argument(
+        "--eval-only",
+        default="",
+        metavar="NAMES",
+        help="comma-separated synthetic sections that are made but only for val/test, never trained on "
+        "(e.g. those whose frames have no stated licence)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_train)
     s = p.add_subparsers(dest="train_cmd")
@@ -72,6 +79,13 @@ def _train(args: argparse.Namespace) -> int:
     if not args.dataset:
         raise ConfigError("train: --dataset YAML is required (e.g. configs/train/phone.yaml)")
     spec = load_spec(args.dataset, args.data_root)
+    eval_only = [n.strip() for n in (args.eval_only or "").split(",") if n.strip()]
+    unknown = [n for n in eval_only if n not in {s.name for s in spec.synthetic}]
+    if unknown:
+        raise ConfigError(
+            f"train: --eval-only {unknown[0]!r} is not a synthetic section of {args.dataset} "
+            f"(sections are {', '.join(s.name for s in spec.synthetic) or 'none'})"
+        )
     counts = check_spec(spec)
     print(
         "dataset "
@@ -90,7 +104,10 @@ def _train(args: argparse.Namespace) -> int:
     prog = _progress(args)
     if spec.synthetic and not args.no_synthetic:
         pose = load_yolo(spec.pose_model, what="pose checkpoint")
-        spec.sources += make_synthetic(spec, out / "synthetic", pose, progress=prog)
+        made = make_synthetic(spec, out / "synthetic", pose, progress=prog)
+        for src in made:
+            src.eval_only = any(src.name in (n, f"{n}_images") for n in eval_only)
+        spec.sources += made
     needs_pseudo = any(s.pseudo_label for s in spec.sources)
     pseudo = load_yolo(spec.pseudo_model, what="pseudo-label checkpoint") if needs_pseudo else None
     rep = merge(spec, out / "dataset", pseudo_model=pseudo, progress=prog)

@@ -12,7 +12,18 @@
         group: '^(\\d{8}_\\d{6}_[0-9a-f]{8})'   # the source clip: a whole group lands in one split
         force: {test: '20250718_150650'}        # groups that must be in one split (optional)
         pseudo_label: [person]          # classes the source does not label: the COCO model fills them in
+        frame: '^(.*_f\\d{6})'          # the original frame of an image: images sharing it are copies (optional)
         licence: GPL-3.0
+    synthetic:                          # phones pasted at the wrists of people (pipeline.training.synth)
+      - name: synth_licensed
+        images_from: [bws_cctv, {source: ait_webcam, variants: 1}]  # still images of these sources
+        phones_from: [bws_cctv, ait_webcam]
+        negatives: {pen_held: 0.4, writing: 0.3, calculator: 0.1, paper: 0.1, cup: 0.1}
+        licence: CC BY 4.0
+
+A synthetic section takes `videos` (frames sampled from CCTV videos) and/or `images_from` (the
+original images of sources above, each crop in the split its source clip has, with the image's own
+phone labels kept).
 
 Images are every .jpg/.png under `path`; a label file is the image path with `/images/` replaced
 by `/labels/` and a .txt suffix (a missing label file is an image with nothing in it).
@@ -54,6 +65,8 @@ class Source:
     pseudo_label: list[str] = field(default_factory=list)
     licence: str = "not stated"
     max_images: int | None = None
+    frame: str | None = None  # regex: the original frame an image is a copy of (for synthetic backgrounds)
+    eval_only: bool = False  # its train-split images are left out (val/test only)
 
 
 @dataclass
@@ -70,6 +83,10 @@ class SynthSpec:
     variants: int = 2
     seed: int = 0
     licence: str = "not stated"
+    images_from: list[tuple[str, int, list[str]]] = field(default_factory=list)  # (source, variants, hands)
+    p_positive: float | None = None  # None: 0.6 for videos, 0.45 for images
+    p_negative: float | None = None  # None: 0.3 for videos, 0.45 for images
+    negatives: dict[str, float] | None = None  # kind -> weight (synth.NEGATIVE_KINDS); None: pen/paper/cup
 
 
 @dataclass
@@ -145,7 +162,7 @@ def load_spec(path: str | Path, data_root: str | Path | None = None) -> DatasetS
         for c in pseudo:
             if c not in classes:
                 raise _err(file, f"{where}.pseudo_label", f"unknown class {c!r} (classes are {classes})")
-        for key in ("include", "exclude_eval", "group"):
+        for key in ("include", "exclude_eval", "group", "frame"):
             if s.get(key) is not None:
                 try:
                     re.compile(str(s[key]))
@@ -167,11 +184,12 @@ def load_spec(path: str | Path, data_root: str | Path | None = None) -> DatasetS
                 pseudo_label=list(pseudo),
                 licence=str(s.get("licence", "not stated")),
                 max_images=int(s["max_images"]) if s.get("max_images") else None,
+                frame=s.get("frame"),
             )
         )
     pm = raw.get("pseudo_label_model") or {}
     synthetic = [
-        _synth_spec(file, roots, i, s, [x.name for x in sources], classes)
+        _synth_spec(file, roots, i, s, [x.name for x in sources], classes, [x.names for x in sources])
         for i, s in enumerate(raw.get("synthetic") or [])
     ]
     return DatasetSpec(
@@ -199,19 +217,67 @@ def _find(file: Path, roots: list[Path], where: str, p: str, *, folder: bool) ->
 
 
 def _synth_spec(
-    file: Path, roots: list[Path], i: int, s: Any, source_names: list[str], classes: list[str]
+    file: Path,
+    roots: list[Path],
+    i: int,
+    s: Any,
+    source_names: list[str],
+    classes: list[str],
+    source_classes: list[list[str]] | None = None,
 ) -> SynthSpec:
     where = f"synthetic[{i}]"
+    source_classes = source_classes or [[] for _ in source_names]
     if not isinstance(s, dict):
         raise _err(file, where, "expected a mapping")
     name = str(s.get("name") or f"synth{i}")
     where = f"synthetic[{i}] ({name})"
     if "phone" not in classes or "person" not in classes:
         raise _err(file, where, "synthetic data labels 'person' and 'phone': both must be in classes")
-    vids = s.get("videos")
-    if not isinstance(vids, list) or not vids:
+    vids = s.get("videos") or []
+    if not isinstance(vids, list):
         raise _err(file, f"{where}.videos", "expected a list of video files")
     videos = [_find(file, roots, f"{where}.videos[{j}]", str(v), folder=False) for j, v in enumerate(vids)]
+    images_from: list[tuple[str, int, list[str]]] = []
+    raw_imgs = s.get("images_from") or []
+    if not isinstance(raw_imgs, list):
+        raise _err(
+            file, f"{where}.images_from", "expected a list of source names (or {source: name, variants: n, hands: [...]})"
+        )
+    for j, e in enumerate(raw_imgs):
+        e = e if isinstance(e, dict) else {"source": e}
+        n = e.get("source")
+        if n not in source_names:
+            raise _err(file, f"{where}.images_from[{j}]", f"unknown source {n!r} (sources are {source_names})")
+        hands = e.get("hands") or []
+        src_names = source_classes[source_names.index(n)]
+        bad = [h for h in hands if h not in src_names]
+        if not isinstance(hands, list) or bad:
+            raise _err(file, f"{where}.images_from[{j}].hands",
+                       f"expected class names of source {n} ({src_names}), got {bad[0] if bad else hands!r}")
+        images_from.append((str(n), int(e.get("variants", s.get("variants", 2))), [str(h) for h in hands]))
+    if not videos and not images_from:
+        raise _err(file, where, "expected videos (a list of video files) or images_from (a list of sources)")
+    negatives = s.get("negatives")
+    if negatives is not None:
+        if not isinstance(negatives, dict) or not negatives:
+            raise _err(file, f"{where}.negatives", f"expected a mapping kind -> weight ({', '.join(synth.NEGATIVE_KINDS)})")
+        for k, w in negatives.items():
+            if k not in synth.NEGATIVE_KINDS:
+                raise _err(file, f"{where}.negatives", f"unknown kind {k!r} (kinds are {', '.join(synth.NEGATIVE_KINDS)})")
+            if not isinstance(w, (int, float)) or w < 0:
+                raise _err(file, f"{where}.negatives.{k}", f"expected a weight >= 0, got {w!r}")
+        negatives = {str(k): float(w) for k, w in negatives.items()}
+        if not sum(negatives.values()) > 0:
+            raise _err(file, f"{where}.negatives", "the weights add up to 0")
+    probs = {}
+    for key in ("p_positive", "p_negative"):
+        if s.get(key) is not None:
+            v = s[key]
+            if not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise _err(file, f"{where}.{key}", f"expected a fraction 0..1, got {v!r}")
+            probs[key] = float(v)
+    if sum(probs.values()) > 1 + 1e-9:
+        raise _err(file, where, "p_positive + p_negative must be at most 1")
     phones_from = s.get("phones_from") or []
     for n in phones_from:
         if n not in source_names:
@@ -242,7 +308,58 @@ def _synth_spec(
         variants=int(s.get("variants", 2)),
         seed=int(s.get("seed", 0)),
         licence=str(s.get("licence", "not stated")),
+        images_from=images_from,
+        p_positive=probs.get("p_positive"),
+        p_negative=probs.get("p_negative"),
+        negatives=negatives,
     )
+
+
+def source_split(spec: DatasetSpec, src: Source, img: Path) -> tuple[str, str]:
+    """(group, split) of one image of a source: every image of a source clip lands in the same split."""
+    g = group_of(img.stem, src.group)
+    return g, split_of(
+        f"{src.name}/{g}",
+        spec.val,
+        spec.test,
+        spec.seed,
+        force={k: f"^{re.escape(src.name)}/.*(?:{v})" for k, v in src.force.items()},
+    )
+
+
+def original_images(src: Source) -> list[Path]:
+    """A source's images less its copies: `exclude_eval` matches are left out and, with `frame`, one
+    image is kept per original frame (the first by path)."""
+    out, seen = [], set()
+    for img in source_images(src):
+        if src.exclude_eval and re.search(src.exclude_eval, img.stem):
+            continue
+        if src.frame:
+            m = re.search(src.frame, img.stem)
+            key = (m.group(1) if m and m.groups() else m.group(0)) if m else img.stem
+            if key in seen:
+                continue
+            seen.add(key)
+        out.append(img)
+    return out
+
+
+def backgrounds(spec: DatasetSpec, sy: SynthSpec) -> list[synth.Background]:
+    """The still images a synthetic section pastes into: original images of its `images_from` sources,
+    each with its split (that of its source clip) and its own phone boxes."""
+    out = []
+    by_name = {s.name: s for s in spec.sources}
+    for name, variants, hands in sy.images_from:
+        src = by_name[name]
+        ids = {i for i, n in enumerate(src.names) if src.map.get(n) == "phone"}
+        held = {i for i, n in enumerate(src.names) if n in hands and i not in ids}
+        for img in original_images(src):
+            g, sp = source_split(spec, src, img)
+            rows = read_labels(label_path(img), len(src.names))
+            phones = [(cx, cy, w, h) for c, cx, cy, w, h in rows if c in ids]
+            others = [(cx, cy, w, h) for c, cx, cy, w, h in rows if c in held]
+            out.append(synth.Background(img, src.name, g, sp, phones, variants, others))
+    return out
 
 
 def phone_files(spec: DatasetSpec, names: list[str], split: str) -> list[tuple[Path, Path, set[int]]]:
@@ -259,14 +376,7 @@ def phone_files(spec: DatasetSpec, names: list[str], split: str) -> list[tuple[P
         for img in source_images(src):
             if src.exclude_eval and re.search(src.exclude_eval, img.stem):
                 continue
-            g = group_of(img.stem, src.group)
-            sp = split_of(
-                f"{src.name}/{g}",
-                spec.val,
-                spec.test,
-                spec.seed,
-                force={k: f"^{re.escape(src.name)}/.*(?:{v})" for k, v in src.force.items()},
-            )
+            _, sp = source_split(spec, src, img)
             if sp == split:
                 out.append((img, label_path(img), ids))
     return out
@@ -277,38 +387,78 @@ def make_synthetic(spec: DatasetSpec, work: Path, pose_model, *, progress=None) 
 
     out = []
     for sy in spec.synthetic:
-        held_out = "test" in sy.force and sy.force["test"] in (".", ".*")
-        bank = synth.phone_bank(phone_files(spec, sy.phones_from, "test" if held_out else "train"))
-        if not bank:
-            raise ConfigError(f"{spec.file}: synthetic ({sy.name}).phones_from: no phone boxes found")
         d = work / sy.name
         if d.exists():
             shutil.rmtree(d)
-        stats = synth.synthesise(
-            sy.videos,
-            d,
-            bank,
-            pose_model,
-            synth.ExcludedImages(sy.exclude_images),
-            every_s=sy.every_s,
-            max_frames=sy.max_frames,
-            seed=sy.seed,
-            variants=sy.variants,
-            progress=progress,
-        )
-        log.info("%s: %s", sy.name, stats)
-        (d / "stats.json").write_text(__import__("json").dumps(stats.__dict__, indent=1))
-        out.append(
-            Source(
-                name=sy.name,
-                path=d,
-                names=list(spec.classes),
-                map={c: c for c in spec.classes},
-                group=r"^(.*?__s\d+)",
-                force=dict(sy.force),
-                licence=sy.licence,
+        excluded = synth.ExcludedImages(sy.exclude_images)
+        if sy.videos:
+            held_out = "test" in sy.force and sy.force["test"] in (".", ".*")
+            bank = synth.phone_bank(phone_files(spec, sy.phones_from, "test" if held_out else "train"))
+            if not bank:
+                raise ConfigError(f"{spec.file}: synthetic ({sy.name}).phones_from: no phone boxes found")
+            stats = synth.synthesise(
+                sy.videos,
+                d / "videos",
+                bank,
+                pose_model,
+                excluded,
+                every_s=sy.every_s,
+                max_frames=sy.max_frames,
+                seed=sy.seed,
+                variants=sy.variants,
+                p_positive=0.6 if sy.p_positive is None else sy.p_positive,
+                p_negative=0.3 if sy.p_negative is None else sy.p_negative,
+                negatives=sy.negatives,
+                progress=progress,
             )
-        )
+            log.info("%s (videos): %s", sy.name, stats)
+            (d / "videos" / "stats.json").write_text(__import__("json").dumps(stats.__dict__, indent=1))
+            out.append(
+                Source(
+                    name=sy.name,
+                    path=d / "videos",
+                    names=list(spec.classes),
+                    map={c: c for c in spec.classes},
+                    group=r"^(.*?__s\d+)",
+                    force=dict(sy.force),
+                    licence=sy.licence,
+                )
+            )
+        if sy.images_from:
+            bgs = backgrounds(spec, sy)
+            banks = {s: synth.phone_bank(phone_files(spec, sy.phones_from, s)) for s in SPLITS}
+            banks["val"] = banks["val"] or banks["train"]  # val only picks the epoch
+            for s in {b.split for b in bgs}:
+                if not banks[s]:
+                    raise ConfigError(
+                        f"{spec.file}: synthetic ({sy.name}).phones_from: no {s}-split phone boxes to paste "
+                        f"into the {s}-split images"
+                    )
+            stats = synth.synthesise_images(
+                bgs,
+                d / "images_from",
+                banks,
+                pose_model,
+                excluded,
+                seed=sy.seed,
+                p_positive=0.45 if sy.p_positive is None else sy.p_positive,
+                p_negative=0.45 if sy.p_negative is None else sy.p_negative,
+                negatives=sy.negatives,
+                progress=progress,
+            )
+            log.info("%s (images): %s", sy.name, stats)
+            (d / "images_from" / "stats.json").write_text(__import__("json").dumps(stats.__dict__, indent=1))
+            out.append(
+                Source(
+                    name=f"{sy.name}_images" if sy.videos else sy.name,
+                    path=d / "images_from",
+                    names=list(spec.classes),
+                    map={c: c for c in spec.classes},
+                    group=synth.IMAGE_GROUP,
+                    force=dict(synth.IMAGE_FORCE),  # the split of each crop's source clip
+                    licence=sy.licence,
+                )
+            )
     return out
 
 
@@ -412,16 +562,11 @@ def merge(spec: DatasetSpec, out: Path, *, pseudo_model=None, progress=None) -> 
         groups[src.name] = {s: set() for s in SPLITS}
         it = progress(imgs, desc=f"merge {src.name}") if progress else imgs
         for img in it:
-            g = group_of(img.stem, src.group)
-            split = split_of(
-                f"{src.name}/{g}",
-                spec.val,
-                spec.test,
-                spec.seed,
-                force={k: f"^{re.escape(src.name)}/.*(?:{v})" for k, v in src.force.items()},
-            )
+            g, split = source_split(spec, src, img)
             if split != "train" and src.exclude_eval and re.search(src.exclude_eval, img.stem):
                 continue  # an augmented or rotated copy: only where its original trains
+            if split == "train" and src.eval_only:
+                continue  # measured on, never trained on
             rows = []
             for cls, cx, cy, w, h in read_labels(label_path(img), len(src.names)):
                 target = src.map.get(src.names[cls])

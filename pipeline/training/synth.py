@@ -13,7 +13,15 @@ seated staff in wide CCTV. This module makes the missing data from real CCTV vid
 - what is written is what the phone step will see: the upper-body crop of each person (and
   sometimes the square around a wrist), with the person and phone boxes in YOLO format.
 
-File names start with `<video>__s<segment>` so that a dataset can be split by clip and time.
+The same pasting runs on still images of the labelled sets (`synthesise_images`): each background
+keeps its own labelled phones (nothing is pasted next to them, and a crop that cuts one is not
+written), and the hand holding a labelled non-phone (a wallet, earbuds) can stand in for a wrist the
+pose model does not see. The hard negatives there can also be pens held in the fingers, writing on
+a sheet and calculators (`NEGATIVE_KINDS`).
+
+File names start with `<video>__s<segment>` so that a dataset can be split by clip and time; crops of
+still images start with `<source>__g<clip>__k<split>` (`background_name`), so that they land in the
+split their source clip has in its own set.
 """
 
 from __future__ import annotations
@@ -51,6 +59,10 @@ class SynthStats:
     negatives: int = 0
     images: int = 0
     excluded_windows: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # why a person variant or a crop was not written
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
 
 
 def _thumb(img: np.ndarray) -> np.ndarray:
@@ -224,6 +236,19 @@ def _skin(frame: np.ndarray, x: float, y: float) -> tuple[int, int, int]:
     return int(c[0]), int(c[1]), int(c[2])
 
 
+SKIN_TONES = ((60, 80, 120), (90, 120, 170), (120, 150, 200), (150, 180, 225), (45, 60, 90))  # BGR
+
+
+def _skin_tone(frame: np.ndarray, x: float, y: float, rng: np.random.Generator) -> tuple[int, int, int]:
+    """The colour at the wrist when it looks like skin (YCrCb test), else a skin tone: a sleeve colour
+    would draw the fingers as blobs of cloth."""
+    b, g, r = _skin(frame, x, y)
+    _, cr, cb = cv2.cvtColor(np.uint8([[[b, g, r]]]), cv2.COLOR_BGR2YCrCb)[0, 0]
+    if 135 <= cr <= 180 and 85 <= cb <= 135:
+        return b, g, r
+    return SKIN_TONES[int(rng.integers(0, len(SKIN_TONES)))]
+
+
 def _fingers(frame: np.ndarray, box: tuple, colour: tuple, rng: np.random.Generator) -> None:
     """One or two finger-sized blobs across the edge of the pasted phone."""
     x1, y1, x2, y2 = box
@@ -311,6 +336,296 @@ def _yolo_lines(boxes: list[tuple[int, tuple]], crop: tuple[int, int, int, int])
     return out
 
 
+def _cut_phone(boxes: list[tuple[int, tuple]], crop: tuple[int, int, int, int], keep: float = 0.6) -> bool:
+    """Whether a phone box is partly inside the crop (some of it visible, less than `keep` of it).
+
+    Such a crop shows part of a phone with no label (_yolo_lines drops it), so it is not written.
+    """
+    cx1, cy1, cx2, cy2 = crop
+    for cls, (x1, y1, x2, y2) in boxes:
+        if cls != 1:
+            continue
+        ow, oh = min(x2, cx2) - max(x1, cx1), min(y2, cy2) - max(y1, cy1)
+        area = max(1, (x2 - x1) * (y2 - y1))
+        if ow > 0 and oh > 0 and ow * oh < keep * area:
+            return True
+    return False
+
+
+def _overlaps(box: tuple[float, float, float, float], others: list[tuple], margin: float) -> bool:
+    x1, y1, x2, y2 = box
+    return any(
+        x1 - margin < ox2 and ox1 < x2 + margin and y1 - margin < oy2 and oy1 < y2 + margin
+        for ox1, oy1, ox2, oy2 in others
+    )
+
+
+# Hard negatives at the hand: what a pen held like a phone, a sheet being written on, or a
+# calculator look like in a crop. The first three are the kinds of the video sections.
+NEGATIVE_KINDS = ("pen", "paper", "cup", "pen_held", "writing", "calculator")
+VIDEO_NEGATIVES = {"pen": 0.45, "paper": 0.4, "cup": 0.15}
+
+
+def _forearm(kp: np.ndarray, wrist: int, rng: np.random.Generator) -> np.ndarray:
+    """Unit vector elbow -> wrist (a random direction when the elbow is not seen)."""
+    el = L_EL if wrist == L_WR else R_EL
+    d = kp[wrist, :2] - kp[el, :2] if kp[el, 2] > 0.4 else np.zeros(2)
+    n = float(np.hypot(*d))
+    if n < 1e-3:
+        a = rng.uniform(0, 2 * math.pi)
+        return np.array([math.cos(a), math.sin(a)])
+    return d / n
+
+
+def _pen_held(frame, cx, cy, sw, d, skin, rng) -> None:
+    """A pen in the fingers, pointing on from the forearm, with a tip and finger blobs across it."""
+    px, py = np.array([cx, cy]) + d * rng.uniform(0.05, 0.3) * sw + rng.normal(0, 0.04 * sw, 2)
+    ang = math.atan2(d[1], d[0]) + math.radians(rng.uniform(-70, 70))
+    ln = rng.uniform(0.4, 0.75) * sw
+    ux, uy = math.cos(ang), math.sin(ang)
+    a = (px - ux * ln * 0.5, py - uy * ln * 0.5)
+    b = (px + ux * ln * 0.5, py + uy * ln * 0.5)
+    th = max(2, int(round(rng.uniform(0.035, 0.075) * sw)))
+    col = [(30, 30, 30), (140, 60, 20), (230, 230, 230), (20, 20, 170), (30, 140, 200), (40, 120, 40)][
+        int(rng.integers(0, 6))
+    ]
+    cv2.line(frame, (int(a[0]), int(a[1])), (int(b[0]), int(b[1])), col, th, cv2.LINE_AA)
+    tip = (b[0] + ux * 0.08 * ln, b[1] + uy * 0.08 * ln)
+    cv2.line(frame, (int(b[0]), int(b[1])), (int(tip[0]), int(tip[1])), (170, 170, 170), max(1, th // 2), cv2.LINE_AA)
+    if rng.random() < 0.5:  # a cap or clip at the other end
+        cap = (a[0] + ux * 0.2 * ln, a[1] + uy * 0.2 * ln)
+        cv2.line(frame, (int(a[0]), int(a[1])), (int(cap[0]), int(cap[1])), tuple(max(0, c - 25) for c in col),
+                 th + 1, cv2.LINE_AA)
+    for _ in range(int(rng.integers(1, 4))):  # fingers round the barrel, near the tip
+        t = rng.uniform(0.45, 0.9)
+        fx, fy = a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t
+        ax = max(1, int(rng.uniform(0.04, 0.08) * sw))
+        cv2.ellipse(frame, (int(fx), int(fy)), (ax, max(1, int(ax * rng.uniform(0.5, 0.8)))),
+                    float(rng.uniform(0, 180)), 0, 360, skin, -1, cv2.LINE_AA)
+
+
+def _calculator(frame, cx, cy, sw, d, skin, rng) -> None:
+    """A calculator in or under the hand: a box with a display strip and a grid of keys."""
+    px, py = np.array([cx, cy]) + d * rng.uniform(0.1, 0.4) * sw
+    w, h = rng.uniform(0.3, 0.5) * sw, rng.uniform(0.45, 0.75) * sw
+    ang = rng.uniform(-60, 60)
+    body = tuple(int(v) for v in rng.integers(20, 200, 3))
+    rect = cv2.boxPoints(((px, py), (w, h), ang)).astype(np.float32)  # corners: bl, tl, tr, br
+    cv2.fillConvexPoly(frame, rect.astype(np.int32), body, cv2.LINE_AA)
+    tl, tr, bl = rect[1], rect[2], rect[0]
+
+    def at(u: float, v: float) -> np.ndarray:  # u across, v down the face
+        return tl + (tr - tl) * u + (bl - tl) * v
+
+    disp = np.array([at(0.12, 0.08), at(0.88, 0.08), at(0.88, 0.25), at(0.12, 0.25)], np.int32)
+    g = int(rng.uniform(120, 200))
+    cv2.fillConvexPoly(frame, disp, (g - 20, g, g - 10), cv2.LINE_AA)
+    key = tuple(min(255, c + int(rng.uniform(40, 90))) for c in body)
+    r = max(1, int(0.035 * min(w, h)))
+    for row in range(5):
+        for col in range(4):
+            c = at(0.2 + 0.2 * col, 0.38 + 0.13 * row)
+            cv2.circle(frame, (int(c[0]), int(c[1])), r, key, -1, cv2.LINE_AA)
+    if rng.random() < 0.6:
+        f = at(rng.uniform(0.2, 0.8), rng.uniform(0.5, 1.0))
+        ax = max(1, int(rng.uniform(0.05, 0.1) * sw))
+        cv2.ellipse(frame, (int(f[0]), int(f[1])), (ax, max(1, ax // 2)), float(rng.uniform(0, 180)), 0, 360, skin,
+                    -1, cv2.LINE_AA)
+
+
+def _negative_object(
+    frame: np.ndarray,
+    cx: float,
+    cy: float,
+    sw: float,
+    rng: np.random.Generator,
+    kinds: dict[str, float] | None = None,
+    forearm: np.ndarray | None = None,
+    skin: tuple[int, int, int] = (150, 170, 200),
+) -> str:
+    """A pen, a sheet of paper, a cup (and with `kinds`, a pen in the fingers, writing, a calculator) at the
+    hand: things that are not phones. Without `kinds` it draws exactly what the video sections always drew."""
+    if kinds is None:
+        kind = rng.choice(["pen", "paper", "cup"], p=[0.45, 0.4, 0.15])
+    else:
+        names = list(kinds)
+        w = np.asarray([kinds[k] for k in names], np.float64)
+        kind = names[int(rng.choice(len(names), p=w / w.sum()))]
+    d = forearm if forearm is not None else np.array([0.0, 1.0])
+    if kind == "pen_held":
+        _pen_held(frame, cx, cy, sw, d, skin, rng)
+    elif kind == "writing":  # a sheet on the desk under the hand, the pen in the fingers on it
+        _draw_paper(frame, cx + d[0] * 0.3 * sw, cy + d[1] * 0.3 * sw, sw, rng)
+        _pen_held(frame, cx, cy, sw, d, skin, rng)
+    elif kind == "calculator":
+        _calculator(frame, cx, cy, sw, d, skin, rng)
+    elif kind == "pen":
+        ang = rng.uniform(0, math.pi)
+        ln = rng.uniform(0.35, 0.6) * sw
+        dx, dy = math.cos(ang) * ln / 2, math.sin(ang) * ln / 2
+        col = [(30, 30, 30), (120, 40, 20), (230, 230, 230), (20, 20, 160)][int(rng.integers(0, 4))]
+        th = max(1, int(round(0.035 * sw)))
+        cv2.line(frame, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)), col, th, cv2.LINE_AA)
+    elif kind == "paper":
+        _draw_paper(frame, cx, cy, sw, rng)
+    else:
+        w, h = rng.uniform(0.18, 0.28) * sw, rng.uniform(0.25, 0.4) * sw
+        col = tuple(int(v) for v in rng.integers(40, 240, 3))
+        cv2.rectangle(frame, (int(cx - w / 2), int(cy - h)), (int(cx + w / 2), int(cy)), col, -1, cv2.LINE_AA)
+        cv2.ellipse(
+            frame,
+            (int(cx), int(cy - h)),
+            (max(1, int(w / 2)), max(1, int(w / 6))),
+            0,
+            0,
+            360,
+            tuple(max(0, c - 40) for c in col),
+            -1,
+            cv2.LINE_AA,
+        )
+    return str(kind)
+
+
+def _draw_paper(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np.random.Generator) -> None:
+    w, h = rng.uniform(0.7, 1.3) * sw, rng.uniform(0.5, 0.9) * sw
+    ang = rng.uniform(-35, 35)
+    rect = cv2.boxPoints(((cx, cy + 0.2 * h), (w, h * rng.uniform(0.4, 1.0)), ang)).astype(np.int32)
+    g = int(rng.uniform(190, 245))
+    overlay = frame.copy()
+    cv2.fillConvexPoly(overlay, rect, (g, g, min(255, g + int(rng.integers(-5, 10)))), cv2.LINE_AA)
+    if rng.random() < 0.6:  # lines of writing
+        for k in range(3):
+            t = (k + 1) / 4
+            p1 = rect[0] + (rect[1] - rect[0]) * t
+            p2 = rect[3] + (rect[2] - rect[3]) * t
+            cv2.line(overlay, tuple(p1.astype(int)), tuple(p2.astype(int)), (90, 90, 90), 1, cv2.LINE_AA)
+    cv2.addWeighted(overlay, 0.9, frame, 0.1, 0, frame)
+
+
+@dataclass
+class _Paste:
+    """What one person's crops get: the options shared by the video and the image backgrounds."""
+
+    phones: list[PhoneCrop]
+    p_positive: float = 0.6
+    p_negative: float = 0.3
+    negatives: dict[str, float] | None = None  # None: the video sections' pen/paper/cup
+
+
+def _person_crops(
+    img: np.ndarray,
+    pboxes: np.ndarray,
+    kps: np.ndarray,
+    i: int,
+    v: int,
+    opts: _Paste,
+    rng: np.random.Generator,
+    stats: SynthStats,
+    out_dir: Path,
+    name_prefix: str,
+    key_prefix: str,
+    real_phones: list[tuple[int, int, int, int]] | None = None,
+    plain_seen: set | None = None,
+) -> None:
+    """One variant of person i: maybe a phone (positive) or a non-phone (negative) at a hand; writes its crops.
+
+    real_phones are phone boxes (frame pixels) the background already has: they keep their label in
+    every crop, nothing is pasted over or next to them, and a crop that cuts one is not written.
+    With plain_seen, a person's crops with nothing pasted are written once, not once per variant.
+    """
+    H, W = img.shape[:2]
+    box, kp = pboxes[i], kps[i]
+    real = list(real_phones or [])
+    sh_ok = kp[L_SH, 2] > 0.5 and kp[R_SH, 2] > 0.5
+    sw = float(np.hypot(*(kp[L_SH, :2] - kp[R_SH, :2]))) if sh_ok else 0.0
+    sw = max(sw, 0.25 * float(box[3] - box[1]), 12.0)
+    wrists = [w for w in (L_WR, R_WR) if kp[w, 2] > 0.4]
+    seen = wrists
+    if real:  # paste only at a hand that holds no phone already
+        wrists = [w for w in wrists if not _overlaps((*kp[w, :2], *kp[w, :2]), real, 0.9 * sw)]
+    if not wrists and not (real and seen):
+        stats.skip("no free wrist" if seen else "no wrist seen")
+        return
+    canvas = img.copy()
+    u = rng.random() if wrists else 1.0  # every hand holds a real phone: its crop as it is
+    labels: list[tuple[int, tuple]] = [(0, tuple(int(c) for c in ob)) for ob in pboxes]
+    labels += [(1, tuple(int(c) for c in rb)) for rb in real]
+    wrist = int(rng.choice(wrists)) if wrists else seen[0]
+    kind = "plain"
+    if u < opts.p_positive:
+        ph = opts.phones[int(rng.integers(0, len(opts.phones)))]
+        size = rng.uniform(0.3, 0.6) * sw
+        if size < 6:
+            return
+        squash = 1.0 if rng.random() < 0.5 else rng.uniform(0.25, 0.8)
+        angle = rng.uniform(-180, 180) if rng.random() < 0.5 else rng.uniform(-30, 30)
+        patch, alpha = _rotated_rgba(ph.rgb, angle, squash, size)
+        if rng.random() < 0.15 and kp[NOSE, 2] > 0.5:
+            cx = kp[NOSE, 0] + rng.choice([-1, 1]) * rng.uniform(0.25, 0.45) * sw
+            cy = kp[NOSE, 1] + rng.uniform(0.0, 0.2) * sw
+        else:
+            el = L_EL if wrist == L_WR else R_EL
+            d = kp[wrist, :2] - kp[el, :2] if kp[el, 2] > 0.4 else np.zeros(2)
+            off = rng.uniform(0.05, 0.35)
+            cx, cy = kp[wrist, :2] + d * off + rng.normal(0, 0.05 * sw, 2)
+        ph_, pw_ = alpha.shape
+        if real and _overlaps((cx - pw_ / 2, cy - ph_ / 2, cx + pw_ / 2, cy + ph_ / 2), real, 0.2 * sw):
+            stats.skip("paste next to a real phone")
+            return
+        patch = _match_frame(patch, canvas, cx, cy, rng)
+        pbox = _blend(canvas, patch, alpha, cx, cy)
+        if pbox is None:
+            return
+        if rng.random() < 0.7:
+            _fingers(canvas, pbox, _skin(img, *kp[wrist, :2]), rng)
+        labels.append((1, pbox))
+        kind = "phone"
+        stats.positives += 1
+    elif u < opts.p_positive + opts.p_negative:
+        if opts.negatives is None:
+            kind = _negative_object(canvas, float(kp[wrist, 0]), float(kp[wrist, 1]), sw, rng)
+        else:
+            kind = _negative_object(
+                canvas, float(kp[wrist, 0]), float(kp[wrist, 1]), sw, rng, opts.negatives,
+                _forearm(kp, wrist, rng), _skin_tone(img, *kp[wrist, :2], rng),
+            )
+        stats.negatives += 1
+    elif plain_seen is not None:
+        if (name_prefix, i) in plain_seen:
+            stats.skip("plain crop written already")
+            return  # nothing pasted: the crop an earlier variant wrote
+        plain_seen.add((name_prefix, i))
+    crops = [("b", upper_body_crop(box, kp, W, H))]
+    if rng.random() < 0.4:
+        hs = hand_square(box, kp, wrist, W, H)
+        if hs is not None:
+            crops.append(("h", hs))
+    for tag, crop in crops:
+        x1, y1, x2, y2 = (int(c) for c in crop)
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            continue
+        lines = _yolo_lines(labels, (x1, y1, x2, y2))
+        if _cut_phone(labels, (x1, y1, x2, y2)):
+            stats.skip("crop cuts a phone")
+            continue  # part of a phone without its label
+        if kind == "phone" and not any(ln.startswith("1 ") for ln in lines):
+            continue  # the phone fell outside this crop
+        key = hashlib.sha1(f"{key_prefix}{i}{v}{tag}".encode()).hexdigest()[:8]
+        name = f"{name_prefix}_p{i}v{v}_{tag}_{kind}_{key}"
+        q = int(rng.integers(60, 92))
+        cv2.imwrite(str(out_dir / "images" / f"{name}.jpg"), canvas[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, q])
+        (out_dir / "labels" / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
+        stats.images += 1
+
+
+def _pose(pose_model, img: np.ndarray):
+    H, W = img.shape[:2]
+    res = pose_model.predict(img, imgsz=min(960, int(math.ceil(max(H, W) / 32)) * 32), conf=0.3, verbose=False)[0]
+    if res.boxes is None or not len(res.boxes):
+        return None, None
+    return res.boxes.xyxy.cpu().numpy(), res.keypoints.data.cpu().numpy()  # (n, 4), (n, 17, 3)
+
+
 def synthesise(
     videos: list[Path],
     out_dir: Path,
@@ -325,6 +640,7 @@ def synthesise(
     p_positive: float = 0.6,
     p_negative: float = 0.3,
     variants: int = 1,
+    negatives: dict[str, float] | None = None,
     progress=None,
 ) -> SynthStats:
     """Write synthetic crops (images/ and labels/) for each video; returns counts."""
@@ -334,6 +650,7 @@ def synthesise(
     (out_dir / "labels").mkdir(parents=True, exist_ok=True)
     if not phones:
         raise ValueError("no phone crops to paste")
+    opts = _Paste(phones, p_positive, p_negative, negatives)
     for video in videos:
         vname = re.sub(r"[^A-Za-z0-9]+", "_", video.stem)[:40]
         frames = sample_video(video, every_s, max_frames)
@@ -341,79 +658,120 @@ def synthesise(
         frames = drop_excluded(frames, excluded, video.name, stats)
         it = progress(frames, desc=f"synth {video.name}") if progress else frames
         for t, img in it:
-            H, W = img.shape[:2]
-            res = pose_model.predict(img, imgsz=min(960, int(math.ceil(max(H, W) / 32)) * 32), conf=0.3, verbose=False)[
-                0
-            ]
-            if res.boxes is None or not len(res.boxes):
+            pboxes, kps = _pose(pose_model, img)
+            if pboxes is None:
                 continue
-            pboxes = res.boxes.xyxy.cpu().numpy()
-            kps = res.keypoints.data.cpu().numpy()  # (n, 17, 3)
             seg = int(t // segment_s)
-            for i, (box, kp), v in (
-                (i, bk, v) for i, bk in enumerate(zip(pboxes, kps, strict=True)) for v in range(variants)
-            ):
+            for i in range(len(pboxes)):
+                for v in range(variants):
+                    stats.persons += v == 0
+                    _person_crops(img, pboxes, kps, i, v, opts, rng, stats, out_dir,
+                                  f"{vname}__s{seg:03d}__t{t:06.1f}", f"{vname}{t}")
+    return stats
+
+
+@dataclass
+class Background:
+    """A still image of a labelled set to paste into; its crops go to the split of its source clip."""
+
+    path: Path
+    source: str
+    group: str  # the source clip (the source's group regex)
+    split: str  # train, val or test
+    phones: list[tuple[float, float, float, float]] = field(default_factory=list)  # YOLO cx, cy, w, h (its labels)
+    variants: int = 2
+    hands: list[tuple[float, float, float, float]] = field(default_factory=list)  # boxes of other things held
+
+
+def hands_as_wrists(pboxes: np.ndarray, kps: np.ndarray, hands: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Keypoints with a wrist put at each labelled held thing (a wallet, earbuds) whose person shows
+    no wrist: in webcam close-ups the hand holding it up is often out of the pose model's reach."""
+    kps = kps.copy()
+    for x1, y1, x2, y2 in hands:
+        hx, hy = (x1 + x2) / 2, (y1 + y2) / 2
+        inside = [
+            i for i, (bx1, by1, bx2, by2) in enumerate(pboxes)
+            if bx1 - 0.1 * (bx2 - bx1) <= hx <= bx2 + 0.1 * (bx2 - bx1) and by1 - 0.1 * (by2 - by1) <= hy <= by2
+        ]
+        if not inside:
+            continue
+        i = max(inside, key=lambda j: (pboxes[j][2] - pboxes[j][0]) * (pboxes[j][3] - pboxes[j][1]))
+        if kps[i, L_WR, 2] > 0.4 or kps[i, R_WR, 2] > 0.4:
+            continue
+        w = L_WR if kps[i, L_WR, 2] >= kps[i, R_WR, 2] else R_WR
+        kps[i, w] = (hx, hy, 1.0)
+    return kps
+
+
+def background_name(bg: Background) -> str:
+    """File-name prefix of a background's crops: `<source>__g<clip>__k<split>__<frame>`.
+
+    The group regex `IMAGE_GROUP` reads the clip and split back, so the merge keeps every crop of
+    one source clip in the split that clip has in its own source.
+    """
+    def clean(s: str, n: int) -> str:
+        return re.sub(r"[^A-Za-z0-9]+", "-", s).strip("-")[:n] or "x"
+
+    return f"{clean(bg.source, 24)}__g{clean(bg.group, 40)}__k{bg.split}__{clean(bg.path.stem, 48)}"
+
+
+def _px(b: tuple[float, float, float, float], W: int, H: int) -> tuple[int, int, int, int]:
+    cx, cy, w, h = b
+    return (int(round((cx - w / 2) * W)), int(round((cy - h / 2) * H)),
+            int(round((cx + w / 2) * W)), int(round((cy + h / 2) * H)))
+
+
+IMAGE_GROUP = r"^(.*?__k(?:train|val|test))__"
+IMAGE_FORCE = {s: f"__k{s}$" for s in ("train", "val", "test")}
+
+
+def synthesise_images(
+    backgrounds: list[Background],
+    out_dir: Path,
+    phones: dict[str, list[PhoneCrop]],
+    pose_model,
+    excluded: ExcludedImages | None = None,
+    *,
+    seed: int = 0,
+    p_positive: float = 0.45,
+    p_negative: float = 0.45,
+    negatives: dict[str, float] | None = None,
+    progress=None,
+) -> SynthStats:
+    """Write synthetic crops of still images (images/ and labels/); phones[split] are the crops pasted
+    into that split's backgrounds (so no held-out image shows a phone of a training image)."""
+    rng = np.random.default_rng(seed)
+    stats = SynthStats()
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    it = progress(backgrounds, desc="synth images") if progress else backgrounds
+    for bg in it:
+        bank = phones.get(bg.split) or []
+        if not bank:
+            raise ValueError(f"no phone crops to paste into {bg.split} images")
+        img = cv2.imread(str(bg.path))
+        if img is None:
+            continue
+        stats.frames += 1
+        if excluded is not None and len(excluded.thumbs):
+            d = excluded.distances(img)
+            j = int(d.argmin())
+            if d[j] <= 0.35:
+                stats.frames_excluded += 1
+                stats.excluded_windows.append(f"{bg.path.name} ~ {Path(excluded.names[j]).name} ({d[j]:.2f})")
+                continue
+        H, W = img.shape[:2]
+        real = [_px(b, W, H) for b in bg.phones]
+        pboxes, kps = _pose(pose_model, img)
+        if pboxes is None:
+            continue
+        if bg.hands:
+            kps = hands_as_wrists(pboxes, kps, [_px(b, W, H) for b in bg.hands])
+        opts = _Paste(bank, p_positive, p_negative, negatives)
+        prefix = background_name(bg)
+        plain: set = set()
+        for i in range(len(pboxes)):
+            for v in range(bg.variants):
                 stats.persons += v == 0
-                sh_ok = kp[L_SH, 2] > 0.5 and kp[R_SH, 2] > 0.5
-                sw = float(np.hypot(*(kp[L_SH, :2] - kp[R_SH, :2]))) if sh_ok else 0.0
-                sw = max(sw, 0.25 * float(box[3] - box[1]), 12.0)
-                wrists = [w for w in (L_WR, R_WR) if kp[w, 2] > 0.4]
-                if not wrists:
-                    continue
-                canvas = img.copy()
-                u = rng.random()
-                labels: list[tuple[int, tuple]] = []
-                for j, (ob, okp) in enumerate(zip(pboxes, kps, strict=True)):
-                    labels.append((0, tuple(int(v) for v in ob)))
-                    del okp, j
-                wrist = int(rng.choice(wrists))
-                kind = "plain"
-                if u < p_positive:
-                    ph = phones[int(rng.integers(0, len(phones)))]
-                    size = rng.uniform(0.3, 0.6) * sw
-                    if size < 6:
-                        continue
-                    squash = 1.0 if rng.random() < 0.5 else rng.uniform(0.25, 0.8)
-                    angle = rng.uniform(-180, 180) if rng.random() < 0.5 else rng.uniform(-30, 30)
-                    patch, alpha = _rotated_rgba(ph.rgb, angle, squash, size)
-                    if rng.random() < 0.15 and kp[NOSE, 2] > 0.5:
-                        cx = kp[NOSE, 0] + rng.choice([-1, 1]) * rng.uniform(0.25, 0.45) * sw
-                        cy = kp[NOSE, 1] + rng.uniform(0.0, 0.2) * sw
-                    else:
-                        el = L_EL if wrist == L_WR else R_EL
-                        d = kp[wrist, :2] - kp[el, :2] if kp[el, 2] > 0.4 else np.zeros(2)
-                        off = rng.uniform(0.05, 0.35)
-                        cx, cy = kp[wrist, :2] + d * off + rng.normal(0, 0.05 * sw, 2)
-                    patch = _match_frame(patch, canvas, cx, cy, rng)
-                    pbox = _blend(canvas, patch, alpha, cx, cy)
-                    if pbox is None:
-                        continue
-                    if rng.random() < 0.7:
-                        _fingers(canvas, pbox, _skin(img, *kp[wrist, :2]), rng)
-                    labels.append((1, pbox))
-                    kind = "phone"
-                    stats.positives += 1
-                elif u < p_positive + p_negative:
-                    kind = _negative_object(canvas, float(kp[wrist, 0]), float(kp[wrist, 1]), sw, rng)
-                    stats.negatives += 1
-                crops = [("b", upper_body_crop(box, kp, W, H))]
-                if rng.random() < 0.4:
-                    hs = hand_square(box, kp, wrist, W, H)
-                    if hs is not None:
-                        crops.append(("h", hs))
-                for tag, crop in crops:
-                    x1, y1, x2, y2 = (int(v) for v in crop)
-                    if x2 - x1 < 16 or y2 - y1 < 16:
-                        continue
-                    lines = _yolo_lines(labels, (x1, y1, x2, y2))
-                    if kind == "phone" and not any(ln.startswith("1 ") for ln in lines):
-                        continue  # the phone fell outside this crop
-                    key = hashlib.sha1(f"{vname}{t}{i}{v}{tag}".encode()).hexdigest()[:8]
-                    name = f"{vname}__s{seg:03d}__t{t:06.1f}_p{i}v{v}_{tag}_{kind}_{key}"
-                    q = int(rng.integers(60, 92))
-                    cv2.imwrite(
-                        str(out_dir / "images" / f"{name}.jpg"), canvas[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, q]
-                    )
-                    (out_dir / "labels" / f"{name}.txt").write_text("\n".join(lines) + ("\n" if lines else ""))
-                    stats.images += 1
+                _person_crops(img, pboxes, kps, i, v, opts, rng, stats, out_dir, prefix, prefix, real, plain)
     return stats

@@ -74,6 +74,6 @@ def test_phone_found_in_hand_and_not_on_writing_frames(pipeline_models, data_dir
     assert sum(writing) <= MAX_WRITING_FLAGGED, writing
 
 
-MIN_HOLDING_FOUND = 2  # of 4 (the licence-clean build; see models/counterwatch_phone.md)
-MAX_WRITING_FLAGGED = 13  # of 14: far from the "none" the rule needs (see models/counterwatch_phone.md);
-# 12 on one CI machine, 13 on another (one frame's score sits at the threshold and moves with the CPU's float kernels)
+MIN_HOLDING_FOUND = 4  # of 4 (the build trained with the licensed synthetic crops; see models/counterwatch_phone.md)
+MAX_WRITING_FLAGGED = 8  # of 14: still far from the "none" the rule needs (the build before it flagged 12-13);
+# pens held like phones remain its main error (see models/counterwatch_phone.md)

@@ -13,11 +13,12 @@ from pathlib import Path
 from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[2]
-# The default detector and pose models are int8, and int8 kernels round differently across CPU
-# instruction sets: the same code and files reached at least P 0.43 / R 0.87 / TP 28 on an earlier
-# CI machine and P 0.397 / R 0.781 / TP 25 on an AMD EPYC here. The floor is the lower of the two,
-# so it fails on a drop, not on the machine.
-FLOOR = {"precision": 0.39, "recall": 0.78, "tp": 25}
+# The figures of the model trained with the licensed synthetic crops (synth_licensed), on this machine:
+# TP 32 FP 33 FN 0 TN 10, P 0.492 / R 1.000 (the build before it: P 0.431 / R 0.875 / TP 28). The default
+# detector and pose models are int8, whose kernels round differently across CPU instruction sets: an
+# earlier build moved by 3 true positives between two machines, so a failure here on a new machine
+# wants the figures of both before the floor moves.
+FLOOR = {"precision": 0.49, "recall": 1.0, "tp": 32}
 
 
 def test_phone_use_floor_on_dev_labels(data_dir, models_dir, model_file, tmp_path, monkeypatch):
