@@ -74,6 +74,7 @@ def test_phone_found_in_hand_and_not_on_writing_frames(pipeline_models, data_dir
     assert sum(writing) <= MAX_WRITING_FLAGGED, writing
 
 
-MIN_HOLDING_FOUND = 4  # of 4 (the build trained with the licensed synthetic crops; see models/counterwatch_phone.md)
-MAX_WRITING_FLAGGED = 8  # of 14: still far from the "none" the rule needs (the build before it flagged 12-13);
-# pens held like phones remain its main error (see models/counterwatch_phone.md)
+MIN_HOLDING_FOUND = 3  # of 4; this machine: 4 (the build trained with the licensed synthetic crops, see
+# models/counterwatch_phone.md), one frame of margin for the int8 pose model's CPU-dependent rounding
+MAX_WRITING_FLAGGED = 9  # of 14; this machine: 8 (the build before it flagged 12-13): still far from the "none"
+# the rule needs; pens held like phones remain its main error (see models/counterwatch_phone.md)

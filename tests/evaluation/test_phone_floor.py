@@ -14,11 +14,12 @@ from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[2]
 # The figures of the model trained with the licensed synthetic crops (synth_licensed), on this machine:
-# TP 32 FP 33 FN 0 TN 10, P 0.492 / R 1.000 (the build before it: P 0.431 / R 0.875 / TP 28). The default
-# detector and pose models are int8, whose kernels round differently across CPU instruction sets: an
-# earlier build moved by 3 true positives between two machines, so a failure here on a new machine
-# wants the figures of both before the floor moves.
-FLOOR = {"precision": 0.49, "recall": 1.0, "tp": 32}
+# TP 32 FP 33 FN 0 TN 10, P 0.492 / R 1.000 (the build before it: P 0.431 / R 0.875 / TP 28), the same
+# with the FP32 detector at its rectangular input and with the int8 one. The detector is FP32 now (the same
+# boxes on every CPU), but the pose model is int8, whose kernels round differently across CPU instruction
+# sets (an earlier build moved by 3 true positives between two machines): the floor is one image below
+# the figures, so a drop fails and the machine does not.
+FLOOR = {"precision": 0.47, "recall": 0.96, "tp": 31}
 
 
 def test_phone_use_floor_on_dev_labels(data_dir, models_dir, model_file, tmp_path, monkeypatch):
