@@ -72,46 +72,35 @@ def rect_model(path: Path, square: int, hw: tuple[int, int]) -> bytes | None:
     anchors_new, strides_new = anchor_grid(hw)
     n_new = anchors_new.shape[1]
 
-    def rewrite(arr: np.ndarray) -> np.ndarray | None:
-        """The new value of one constant, or None when it holds no anchor count."""
+    def rewrite(arr: np.ndarray) -> tuple[str, np.ndarray] | None:
+        """(what it is, its new value) for one constant, or None when it holds no anchor count."""
         if arr.dtype.kind == "f" and arr.size == 2 * n_old and arr.shape[-1] == n_old:
             if np.array_equal(arr.reshape(2, n_old), anchors_old):
-                return anchors_new.reshape(*arr.shape[:-1], n_new).astype(arr.dtype)
+                return "anchors", anchors_new.reshape(*arr.shape[:-1], n_new).astype(arr.dtype)
             raise _Unfamiliar("an anchor-sized constant that is not the anchor grid")
         if arr.dtype.kind == "f" and arr.size == n_old and arr.shape[-1] == n_old:
             if np.array_equal(arr.reshape(n_old), strides_old):
-                return strides_new.reshape(*arr.shape[:-1], n_new).astype(arr.dtype)
+                return "strides", strides_new.reshape(*arr.shape[:-1], n_new).astype(arr.dtype)
             raise _Unfamiliar("an anchor-sized constant that is not the stride table")
         if arr.dtype.kind == "i" and arr.ndim == 1 and n_old in arr.tolist():
-            return np.where(arr == n_old, n_new, arr).astype(arr.dtype)
-
+            return "shape", np.where(arr == n_old, n_new, arr).astype(arr.dtype)
         if arr.size and n_old in arr.shape:
             raise _Unfamiliar(f"a constant of shape {list(arr.shape)}")
         return None
 
-    found = {"anchors": 0, "strides": 0}
+    tensors = [attr.t for node in graph.node if node.op_type == "Constant"
+               for attr in node.attribute if attr.name == "value"] + list(graph.initializer)
+    found: set[str] = set()
     try:
-        for node in graph.node:
-            if node.op_type != "Constant":
-                continue
-            for attr in node.attribute:
-                if attr.name != "value":
-                    continue
-                arr = numpy_helper.to_array(attr.t)
-                new = rewrite(arr)
-                if new is not None:
-                    _count(found, arr, n_old)
-                    attr.t.CopyFrom(numpy_helper.from_array(new, attr.t.name))
-        for i, init in enumerate(graph.initializer):
-            arr = numpy_helper.to_array(init)
-            new = rewrite(arr)
-            if new is not None:
-                _count(found, arr, n_old)
-                graph.initializer[i].CopyFrom(numpy_helper.from_array(new, init.name))
+        for tensor in tensors:
+            got = rewrite(numpy_helper.to_array(tensor))
+            if got is not None:
+                found.add(got[0])
+                tensor.CopyFrom(numpy_helper.from_array(got[1], tensor.name))
     except _Unfamiliar as exc:
         log.info("%s: head not rewritten for %s (%s); frames run at the square input", path.name, hw, exc)
         return None
-    if not found["anchors"] or not found["strides"]:
+    if not {"anchors", "strides"} <= found:
         return None
     dims = graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_value, dims[3].dim_value = hw
@@ -126,7 +115,3 @@ def rect_model(path: Path, square: int, hw: tuple[int, int]) -> bytes | None:
 class _Unfamiliar(Exception):
     pass
 
-
-def _count(found: dict[str, int], arr: np.ndarray, n_old: int) -> None:
-    if arr.dtype.kind == "f":
-        found["anchors" if arr.size == 2 * n_old else "strides"] += 1

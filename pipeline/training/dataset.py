@@ -31,6 +31,7 @@ by `/labels/` and a .txt suffix (a missing label file is an image with nothing i
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -411,19 +412,8 @@ def make_synthetic(spec: DatasetSpec, work: Path, pose_model, *, progress=None) 
                 negatives=sy.negatives,
                 progress=progress,
             )
-            log.info("%s (videos): %s", sy.name, stats)
-            (d / "videos" / "stats.json").write_text(__import__("json").dumps(stats.__dict__, indent=1))
-            out.append(
-                Source(
-                    name=sy.name,
-                    path=d / "videos",
-                    names=list(spec.classes),
-                    map={c: c for c in spec.classes},
-                    group=r"^(.*?__s\d+)",
-                    force=dict(sy.force),
-                    licence=sy.licence,
-                )
-            )
+            out.append(_synthetic_source(spec, sy, sy.name, d / "videos", stats, group=r"^(.*?__s\d+)",
+                                         force=dict(sy.force)))
         if sy.images_from:
             bgs = backgrounds(spec, sy)
             banks = {s: synth.phone_bank(phone_files(spec, sy.phones_from, s)) for s in SPLITS}
@@ -446,20 +436,19 @@ def make_synthetic(spec: DatasetSpec, work: Path, pose_model, *, progress=None) 
                 negatives=sy.negatives,
                 progress=progress,
             )
-            log.info("%s (images): %s", sy.name, stats)
-            (d / "images_from" / "stats.json").write_text(__import__("json").dumps(stats.__dict__, indent=1))
-            out.append(
-                Source(
-                    name=f"{sy.name}_images" if sy.videos else sy.name,
-                    path=d / "images_from",
-                    names=list(spec.classes),
-                    map={c: c for c in spec.classes},
-                    group=synth.IMAGE_GROUP,
-                    force=dict(synth.IMAGE_FORCE),  # the split of each crop's source clip
-                    licence=sy.licence,
-                )
-            )
+            out.append(_synthetic_source(spec, sy, f"{sy.name}_images" if sy.videos else sy.name,
+                                         d / "images_from", stats, group=synth.IMAGE_GROUP,
+                                         force=dict(synth.IMAGE_FORCE)))  # the split of each crop's source clip
     return out
+
+
+def _synthetic_source(spec: DatasetSpec, sy: Any, name: str, path: Path, stats: Any, *, group: str,
+                      force: dict[str, str]) -> Source:
+    """Log and keep a synthetic section's figures (stats.json beside its images); the source to merge."""
+    log.info("%s (%s): %s", sy.name, path.name, stats)
+    (path / "stats.json").write_text(json.dumps(stats.__dict__, indent=1))
+    return Source(name=name, path=path, names=list(spec.classes), map={c: c for c in spec.classes}, group=group,
+                  force=force, licence=sy.licence)
 
 
 def label_path(img: Path) -> Path:

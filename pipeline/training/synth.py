@@ -262,48 +262,6 @@ def _fingers(frame: np.ndarray, box: tuple, colour: tuple, rng: np.random.Genera
         cv2.ellipse(frame, (int(ex), int(ey)), (ax, ay), float(rng.uniform(0, 180)), 0, 360, colour, -1, cv2.LINE_AA)
 
 
-def _negative_object(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np.random.Generator) -> str:
-    """A pen, a sheet of paper or a cup at the hand: things that are not phones."""
-    kind = rng.choice(["pen", "paper", "cup"], p=[0.45, 0.4, 0.15])
-    if kind == "pen":
-        ang = rng.uniform(0, math.pi)
-        ln = rng.uniform(0.35, 0.6) * sw
-        dx, dy = math.cos(ang) * ln / 2, math.sin(ang) * ln / 2
-        col = [(30, 30, 30), (120, 40, 20), (230, 230, 230), (20, 20, 160)][int(rng.integers(0, 4))]
-        th = max(1, int(round(0.035 * sw)))
-        cv2.line(frame, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)), col, th, cv2.LINE_AA)
-    elif kind == "paper":
-        w, h = rng.uniform(0.7, 1.3) * sw, rng.uniform(0.5, 0.9) * sw
-        ang = rng.uniform(-35, 35)
-        rect = cv2.boxPoints(((cx, cy + 0.2 * h), (w, h * rng.uniform(0.4, 1.0)), ang)).astype(np.int32)
-        g = int(rng.uniform(190, 245))
-        overlay = frame.copy()
-        cv2.fillConvexPoly(overlay, rect, (g, g, min(255, g + int(rng.integers(-5, 10)))), cv2.LINE_AA)
-        if rng.random() < 0.6:  # lines of writing
-            for k in range(3):
-                t = (k + 1) / 4
-                p1 = rect[0] + (rect[1] - rect[0]) * t
-                p2 = rect[3] + (rect[2] - rect[3]) * t
-                cv2.line(overlay, tuple(p1.astype(int)), tuple(p2.astype(int)), (90, 90, 90), 1, cv2.LINE_AA)
-        cv2.addWeighted(overlay, 0.9, frame, 0.1, 0, frame)
-    else:
-        w, h = rng.uniform(0.18, 0.28) * sw, rng.uniform(0.25, 0.4) * sw
-        col = tuple(int(v) for v in rng.integers(40, 240, 3))
-        cv2.rectangle(frame, (int(cx - w / 2), int(cy - h)), (int(cx + w / 2), int(cy)), col, -1, cv2.LINE_AA)
-        cv2.ellipse(
-            frame,
-            (int(cx), int(cy - h)),
-            (max(1, int(w / 2)), max(1, int(w / 6))),
-            0,
-            0,
-            360,
-            tuple(max(0, c - 40) for c in col),
-            -1,
-            cv2.LINE_AA,
-        )
-    return str(kind)
-
-
 def upper_body_crop(
     box: np.ndarray, kp: np.ndarray, W: int, H: int, min_conf: float = 0.4
 ) -> tuple[int, int, int, int]:
@@ -469,21 +427,16 @@ def _negative_object(
     elif kind == "paper":
         _draw_paper(frame, cx, cy, sw, rng)
     else:
-        w, h = rng.uniform(0.18, 0.28) * sw, rng.uniform(0.25, 0.4) * sw
-        col = tuple(int(v) for v in rng.integers(40, 240, 3))
-        cv2.rectangle(frame, (int(cx - w / 2), int(cy - h)), (int(cx + w / 2), int(cy)), col, -1, cv2.LINE_AA)
-        cv2.ellipse(
-            frame,
-            (int(cx), int(cy - h)),
-            (max(1, int(w / 2)), max(1, int(w / 6))),
-            0,
-            0,
-            360,
-            tuple(max(0, c - 40) for c in col),
-            -1,
-            cv2.LINE_AA,
-        )
+        _draw_cup(frame, cx, cy, sw, rng)
     return str(kind)
+
+
+def _draw_cup(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np.random.Generator) -> None:
+    w, h = rng.uniform(0.18, 0.28) * sw, rng.uniform(0.25, 0.4) * sw
+    col = tuple(int(v) for v in rng.integers(40, 240, 3))
+    cv2.rectangle(frame, (int(cx - w / 2), int(cy - h)), (int(cx + w / 2), int(cy)), col, -1, cv2.LINE_AA)
+    cv2.ellipse(frame, (int(cx), int(cy - h)), (max(1, int(w / 2)), max(1, int(w / 6))), 0, 0, 360,
+                tuple(max(0, c - 40) for c in col), -1, cv2.LINE_AA)
 
 
 def _draw_paper(frame: np.ndarray, cx: float, cy: float, sw: float, rng: np.random.Generator) -> None:
