@@ -23,6 +23,7 @@ if not os.environ.get("COUNTERWATCH_DEBUG"):
     os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
     os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
 from pipeline.core.errors import CounterwatchError
+from pipeline.core.memory import limit_malloc_arenas
 from pipeline.live.logjson import install_json_logging
 
 # Modules that contribute subcommands (each has add_parser(subparsers)).
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     install_json_logging()  # COUNTERWATCH_LOG_JSON=1: JSON lines for every command
+    limit_malloc_arenas()  # before any thread starts: one malloc arena per core, not eight
     old_umask = os.umask(0o077)  # data files (DB, WAL, events.jsonl, clips, backups) 0600, folders 0700
     try:
         rc = args.func(args)

@@ -83,14 +83,18 @@ def build_model_pool(cfg: SiteConfig, n: int) -> list[Models]:
     """n model sets for n parallel workers, sharing what may be shared.
 
     onnxruntime sessions may be run from several threads at once, so an onnxruntime detector and
-    the phone cascade are loaded once and shared by every set; each set gets its own pose model
-    (a LiteRT interpreter runs one call at a time). One copy of those weights, not n.
+    the phone cascade are loaded once and shared by every set. A pose estimator that says it is
+    `thread_safe` (YOLO-pose: a LiteRT interpreter runs under its own lock) is shared too; any
+    other (MediaPipe keeps per-call state) is loaded once per set. One copy of those weights, not n.
     """
     first = build_models(cfg)
     if cfg.models.detector.type != "yolo_onnx":
         return [first] + [build_models(cfg) for _ in range(n - 1)]
-    return [first] + [Models(detector=first.detector, pose=build_pose(cfg.models.pose), cascade=first.cascade,
-                             crop_pose=_crop_pose(cfg)) for _ in range(n - 1)]
+    shared_pose = bool(getattr(first.pose, "thread_safe", False))
+    return [first] + [Models(detector=first.detector,
+                             pose=first.pose if shared_pose else build_pose(cfg.models.pose),
+                             cascade=first.cascade,
+                             crop_pose=first.crop_pose if shared_pose else _crop_pose(cfg)) for _ in range(n - 1)]
 
 
 def split_persons(dets: Detections) -> tuple[Detections, Detections]:

@@ -21,6 +21,7 @@ from pipeline.analyze import analyze_file
 from pipeline.batch import ledger
 from pipeline.core.errors import ConfigError, CounterwatchError, ModelNotFoundError, OutputError
 from pipeline.core.fetch import sha256_file
+from pipeline.core.memory import limit_malloc_arenas
 from pipeline.events.store import EventStore
 from pipeline.processor import build_models
 from pipeline.settings import SiteConfig
@@ -63,8 +64,9 @@ class Outcome:
 
 
 def init_worker(slots: Any) -> None:
-    """Process-pool initializer: take a free progress-bar line for this worker's lifetime."""
+    """Process-pool initializer: cap the malloc arenas as `cli.main` does, take a free progress-bar line."""
     global _SLOT
+    limit_malloc_arenas()  # a spawned worker starts a fresh interpreter: the parent's cap is not inherited
     try:
         _SLOT = int(slots.get(timeout=5))
     except Exception:  # noqa: BLE001 - no line free: bars just share the last line

@@ -16,6 +16,7 @@ CCTV (see `counterwatch bench models` and models/README.md):
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Literal
 
@@ -71,11 +72,13 @@ class _TFLiteRunner:
         if c != 3:
             raise ConfigError(f"model file {path}: expected an NHWC image input [1, h, w, 3], got {inp['shape']}")
         self.input_size = (h, w)
+        self._lock = threading.Lock()  # an interpreter runs one call at a time: callers from other threads wait
 
     def __call__(self, rgb01: np.ndarray) -> np.ndarray:
-        self.it.set_tensor(self.in_index, rgb01[None])
-        self.it.invoke()
-        return self.it.get_tensor(self.out_index)[0]
+        with self._lock:
+            self.it.set_tensor(self.in_index, rgb01[None])
+            self.it.invoke()
+            return self.it.get_tensor(self.out_index)[0]  # get_tensor copies: safe once the lock is let go
 
 
 class _OnnxRunner:
@@ -179,7 +182,14 @@ def _match(person_xyxy: np.ndarray, pose_xyxy: np.ndarray, min_iou: float) -> np
 
 
 class YoloPoseEstimator:
-    """PoseEstimator over a YoloPoseModel; see the module docstring for the modes."""
+    """PoseEstimator over a YoloPoseModel; see the module docstring for the modes.
+
+    It keeps no state between calls and its runners may be called from several threads
+    (an onnxruntime session runs calls at once, a LiteRT interpreter one at a time under
+    its lock), so the live pool shares one estimator between its model sets.
+    """
+
+    thread_safe = True
 
     def __init__(
         self, model: YoloPoseModel, *, mode: PoseMode = "hybrid", margin: float = 0.15, min_iou: float = 0.3
