@@ -8,6 +8,8 @@ import gc
 import logging
 import os
 
+from pipeline.core.threads import cpu_cores
+
 log = logging.getLogger(__name__)
 _LIBC = ctypes.util.find_library("c")
 
@@ -36,9 +38,7 @@ def limit_malloc_arenas(n: int | None = None) -> int | None:
     """
     if os.environ.get("MALLOC_ARENA_MAX") or not _LIBC:
         return None
-    if n is None:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n = max(1, int(n))
+    n = cpu_cores() if n is None else max(1, int(n))
     try:
         ok = ctypes.CDLL(_LIBC).mallopt(_M_ARENA_MAX, n)
     except (OSError, AttributeError):  # not glibc

@@ -24,7 +24,7 @@ from pipeline.alerts.mqtt import MqttPublisher
 from pipeline.alerts.webhooks import WebhookOutbox
 from pipeline.config.models import CameraConfig
 from pipeline.core.errors import ConfigError
-from pipeline.core.threads import thread_plan
+from pipeline.core.threads import cpu_cores, thread_plan
 from pipeline.events.store import EventStore
 from pipeline.live.filecam import PacedFileSource
 from pipeline.live.health import HealthSnapshot
@@ -46,7 +46,7 @@ def single_thread_cfg(cfg: SiteConfig) -> SiteConfig:
 
 
 def default_pool_size() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return cpu_cores()
 
 
 def resolve_source(camera: CameraConfig, config_dir: Path | None) -> str:

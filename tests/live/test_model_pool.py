@@ -16,6 +16,26 @@ from pipeline.settings import load_config
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 
+def _at_once(n: int, call):
+    """call(i) for i in range(n), each on its own thread started together; a thread's failure fails the test."""
+    got: list = [None] * n
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            got[i] = call(i)
+        except BaseException as exc:  # a thread's failure must fail the test, not vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    return got
+
+
 @pytest.mark.models
 @pytest.mark.data
 def test_sets_share_the_onnx_models_and_the_pose(models_dir, data_dir, monkeypatch):
@@ -33,21 +53,7 @@ def test_sets_share_the_onnx_models_and_the_pose(models_dir, data_dir, monkeypat
 
     # the shared detector gives the same boxes when two workers call it at once
     want = pool[0].detector.detect(office_frame)
-    got: list = [None] * 4
-    errors: list[BaseException] = []
-
-    def work(i: int) -> None:
-        try:
-            got[i] = pool[i % 2].detector.detect(office_frame)
-        except BaseException as exc:  # a thread's failure must fail the test, not vanish
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    got = _at_once(4, lambda i: pool[i % 2].detector.detect(office_frame))
     for d in got:
         assert np.array_equal(d.xyxy, want.xyxy) and np.array_equal(d.class_name, want.class_name)
 
@@ -56,20 +62,7 @@ def test_sets_share_the_onnx_models_and_the_pose(models_dir, data_dir, monkeypat
     assert len(persons) >= 2
     want_pose = pool[0].pose.estimate(office_frame, persons)
     assert want_pose.keypoint_conf.max() > 0.5
-    posed: list = [None] * 6
-
-    def pose_work(i: int) -> None:
-        try:
-            posed[i] = pool[i % 3].pose.estimate(office_frame, persons)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=pose_work, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    posed = _at_once(6, lambda i: pool[i % 3].pose.estimate(office_frame, persons))
     for p in posed:
         assert np.array_equal(p.keypoints, want_pose.keypoints)
         assert np.array_equal(p.keypoint_conf, want_pose.keypoint_conf)
