@@ -12,7 +12,8 @@ every analysed frame: the pose cadence per track, applied to the post crop.
 
 `TrackMemo` remembers one model's last result per track id, with its time and
 box; a result is reused while it is younger than the cadence and (optionally)
-while the track has not moved.
+while the track has not moved. A person the tracker has not confirmed is
+remembered by place (a box overlapping the remembered one) instead of by id.
 """
 
 from __future__ import annotations
@@ -107,14 +108,31 @@ class MotionGate:
 
 @dataclass
 class TrackMemo:
-    """One model's last result per track: (time, box, result)."""
+    """One model's last result per track: (time, box, result).
+
+    A person the tracker has not confirmed (a weak detection, such as a seated clerk
+    found only on a post crop at low confidence) has a provisional id that changes
+    every frame. Their results are kept by place instead: a provisional person whose
+    box overlaps a remembered provisional box by at least `spot_iou` (IoU) is taken
+    to be the same person sitting still, and gets that result while it is young enough.
+    """
 
     entries: dict[int, tuple[float, np.ndarray, Any]] = field(default_factory=dict)
+    spots: list[tuple[float, np.ndarray, Any]] = field(default_factory=list)  # provisional persons, by place
+    spot_iou: float = 0.8
 
     def get(self, track_id: int, t: float, box: np.ndarray, max_age_s: float, move_iou: float = 0.0) -> Any:
         """The remembered result, or None when there is none, it is too old, or the track moved."""
-        if track_id <= 0 or max_age_s <= 0:
+        got = self.lookup(track_id, t, box, max_age_s, move_iou)
+        return None if got is None else got[1]
+
+    def lookup(self, track_id: int, t: float, box: np.ndarray, max_age_s: float,
+               move_iou: float = 0.0) -> tuple[float, Any] | None:
+        """(time measured, result) as `get` finds it, or None."""
+        if max_age_s <= 0:
             return None
+        if track_id <= 0:
+            return self._spot(t, box, max_age_s)
         got = self.entries.get(int(track_id))
         if got is None:
             return None
@@ -123,12 +141,27 @@ class TrackMemo:
             return None
         if move_iou > 0 and float(box_iou(box0[None], np.asarray(box)[None])[0, 0]) < move_iou:
             return None
-        return res
+        return t0, res
+
+    def _spot(self, t: float, box: np.ndarray, max_age_s: float) -> tuple[float, Any] | None:
+        young = [(t0, b, r) for t0, b, r in self.spots if 0 <= t - t0 < max_age_s]
+        if not young:
+            return None
+        ious = box_iou(np.asarray(box, np.float32)[None], np.stack([b for _, b, _ in young]))[0]
+        k = int(np.argmax(ious))
+        return (young[k][0], young[k][2]) if float(ious[k]) >= self.spot_iou else None
 
     def put(self, track_id: int, t: float, box: np.ndarray, result: Any) -> None:
+        b = np.asarray(box, np.float32).copy()
         if track_id > 0:
-            self.entries[int(track_id)] = (t, np.asarray(box, np.float32).copy(), result)
+            self.entries[int(track_id)] = (t, b, result)
+            return
+        if self.spots:  # one spot per place: the newest result replaces the ones it overlaps
+            ious = box_iou(b[None], np.stack([sb for _, sb, _ in self.spots]))[0]
+            self.spots = [sp for sp, iou in zip(self.spots, ious, strict=True) if float(iou) < self.spot_iou]
+        self.spots.append((t, b, result))
 
     def prune(self, t: float, keep_s: float) -> None:
         for k in [k for k, (t0, _, _) in self.entries.items() if t - t0 > keep_s]:
             del self.entries[k]
+        self.spots = [sp for sp in self.spots if t - sp[0] <= keep_s]

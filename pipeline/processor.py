@@ -21,7 +21,7 @@ from pipeline.config.models import CadenceConfig, CameraConfig, GatingConfig, ru
 from pipeline.core.boxes import box_iou
 from pipeline.core.stages import count, stage
 from pipeline.core.types import Detections, Event, Frame
-from pipeline.detectors.cascade import build_cascade
+from pipeline.detectors.cascade import HAND_CLASSES, build_cascade
 from pipeline.detectors.registry import build_detector, build_pose
 from pipeline.detectors.yolo_pose import YoloPoseModel
 from pipeline.gating import MotionGate, TrackMemo
@@ -54,6 +54,7 @@ class PerceiveMemory:
     gate: MotionGate = field(init=False)
     poses: TrackMemo = field(default_factory=TrackMemo)
     phones: TrackMemo = field(default_factory=TrackMemo)
+    desk: TrackMemo = field(default_factory=TrackMemo)  # per track: desk items of the last body crop
 
     def __post_init__(self) -> None:
         self.gate = MotionGate(self.gating)
@@ -239,12 +240,13 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         if memory is not None and judged.any():  # a tracked person who did not move keeps their skeleton
             cad = memory.cadence
             for i in np.flatnonzero(judged):
-                got = memory.poses.get(int(tids[i]), t, persons.xyxy[i],
-                                       memory.still_limit(cad.pose_s, bool(still[i])), cad.move_iou)
-                if got is not None:
+                found = memory.poses.lookup(int(tids[i]), t, persons.xyxy[i],
+                                            memory.still_limit(cad.pose_s, bool(still[i])), cad.move_iou)
+                if found is not None:
+                    t0, got = found
                     shift = (persons.xyxy[i, :2] + persons.xyxy[i, 2:] - got[0][:2] - got[0][2:]) / 2
                     kps[i], kpc[i] = got[1] + shift, got[2]
-                    pose_t[i] = memory.poses.entries[int(tids[i])][0]
+                    pose_t[i] = t0
                     judged[i] = False
                     changed = True
                     count("pose_reused")
@@ -276,6 +278,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
     if memory is not None:
         memory.poses.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.pose_s, 1.0))
         memory.phones.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.phone_s, 1.0))
+        memory.desk.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.desk_s, 1.0))
     return persons, objects, assigned
 
 
@@ -304,15 +307,31 @@ def _phone_step(models: Models, frame: Frame, persons: Detections, is_staff: np.
     count("phone_reused", len(reused))
     if due:
         count("phone_run", len(due))
+        # the body crop (desk items and phones) on its own slower cadence; the wrist crops at every phone step
+        kept = [memory.desk.get(int(tids[i]), t, persons.xyxy[i], memory.still_limit(cad.desk_s, bool(still[i])))
+                for i in due]
+        body = np.array([k is None for k in kept])
+        count("phone_body_run", int(body.sum()))
         with stage("phone"):
-            found = models.cascade.detect(frame, persons[np.asarray(due)])
+            found = models.cascade.detect(frame, persons[np.asarray(due)], body=body)
         owner = found.data.get("person_index") if len(found) else None
         for j, i in enumerate(due):
             mine = found[owner == j] if owner is not None else Detections.empty()
+            if body[j]:
+                memory.desk.put(int(tids[i]), t, persons.xyxy[i], _desk_items(mine))
+            else:
+                mine = Detections.merge([_plain(mine), kept[j]])
             memory.phones.put(int(tids[i]), t, persons.xyxy[i], _plain(mine))
             reused.append(_plain(mine))
     found_all = Detections.merge([p for p in reused if len(p)])
     return nms_merge(objects, found_all) if len(found_all) else objects
+
+
+def _desk_items(found: Detections) -> Detections:
+    """What a body crop found that is not a phone (phones are judged from fresh crops only)."""
+    if not len(found):
+        return Detections.empty()
+    return _plain(found[~np.isin(found.class_name.astype(str), HAND_CLASSES.astype(str))])
 
 
 def _plain(d: Detections) -> Detections:

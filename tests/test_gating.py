@@ -222,7 +222,7 @@ def test_track_memory_ages_in_seconds():
     m.put(3, 10.0, box, "x")
     assert m.get(3, 10.9, box, 1.0) == "x"
     assert m.get(3, 11.0, box, 1.0) is None  # 1 s old: due again
-    assert m.get(-1, 10.1, box, 1.0) is None  # unconfirmed tracks are never reused
+    assert m.get(-1, 10.1, box, 1.0) is None  # an unconfirmed person is looked up by place: none kept there
     assert m.get(3, 10.1, box + 8, 1.0, move_iou=0.5) is None  # moved
     m.prune(30.0, 5.0)
     assert m.entries == {}
@@ -250,7 +250,7 @@ def test_cadence_config_defaults_and_naive():
     assert cfg.analysis.cadence == CadenceConfig()
     naive = naive_config(cfg)
     assert not naive.analysis.gating.enabled
-    assert naive.analysis.cadence.pose_s == naive.analysis.cadence.phone_s == 0
+    assert naive.analysis.cadence.pose_s == naive.analysis.cadence.phone_s == naive.analysis.cadence.desk_s == 0
     assert not naive.analysis.cadence.phone_needs_hands
 
 
@@ -318,3 +318,83 @@ def test_moving_every_s_zero_analyses_a_moving_region_on_every_frame():
     boxes = [np.array([0, 0, 400, 400], np.float32)]
     assert [gate.due(_scene(seed=k), k * 0.5, boxes)[0] for k in range(4)] == [True] * 4
     assert gate.due(_scene(seed=3), 2.0, boxes) == [False]  # no change: still reused
+
+
+def test_unconfirmed_persons_are_remembered_by_place():
+    m = TrackMemo()
+    seat = np.array([100, 100, 200, 300], np.float32)
+    m.put(-1, 10.0, seat, "clerk")
+    assert m.get(-3, 10.5, seat + 4, 1.0) == "clerk"  # another provisional id, the same place
+    assert m.get(-3, 10.5, seat + 60, 1.0) is None  # somewhere else
+    assert m.get(-3, 11.0, seat, 1.0) is None  # too old
+    assert m.get(5, 10.5, seat, 1.0) is None  # a confirmed track is looked up by its id only
+    assert m.lookup(-2, 10.5, seat, 1.0) == (10.0, "clerk")
+    m.put(-2, 10.6, seat + 2, "newer")  # the same place: replaces the older spot
+    assert len(m.spots) == 1 and m.get(-1, 10.7, seat, 1.0) == "newer"
+    m.put(-1, 10.6, seat + 500, "other")
+    assert len(m.spots) == 2
+    m.prune(20.0, 5.0)
+    assert m.spots == []
+
+
+def test_a_weak_seated_person_the_tracker_never_confirms_is_posed_on_the_cadence():
+    # conf 0.28 is below the tracker's threshold for new tracks: a new provisional id every frame
+    cfg = _cfg(cadence={"pose_s": 1.5}, post_crops=False)
+    box = [0.08 * W, 0.32 * H, 0.17 * W, 0.58 * H]
+    det = CountingDetector([box])
+    det.detect = lambda frame: detections([box], conf=[0.28])
+    pose = CountingPose()
+    pipe, _ = _pipe(cfg, det, pose)
+    img = _scene()
+    posed_at = []
+    for k in range(8):
+        before = len(pose.posed)
+        res = pipe.process(_frame(k * 0.5, img.copy(), k))
+        assert int(res.persons.tracker_id[0]) < 0 and float(res.persons.keypoint_conf.max()) > 0
+        if len(pose.posed) > before:
+            posed_at.append(k * 0.5)
+    assert posed_at == [0.0, 1.5, 3.0]
+
+
+class CountingCascade:
+    """Phone step double. A wrist crop finds a phone at the person's right edge; a body crop finds a cup
+    and a second phone at the left edge. Records which persons got a body crop."""
+
+    def __init__(self):
+        self.bodies: list[list[int]] = []
+
+    def detect(self, frame: Frame, staff: Detections, body=None) -> Detections:
+        body = np.ones(len(staff), bool) if body is None else np.asarray(body, bool)
+        self.bodies.append(body.astype(int).tolist())
+        boxes, names, owner, hand = [], [], [], []
+        for i, (x1, y1, x2, _) in enumerate(staff.xyxy):
+            boxes.append([x2 - 20, y1 + 50, x2, y1 + 70])
+            names.append("phone")
+            owner.append(i)
+            hand.append(True)
+            if body[i]:
+                boxes += [[x1, y1 + 100, x1 + 30, y1 + 130], [x1, y1 + 20, x1 + 20, y1 + 40]]
+                names += ["cup", "phone"]
+                owner += [i, i]
+                hand += [False, False]
+        d = detections(boxes, classes=names)
+        return d.with_(data={"person_index": np.array(owner), "hand_crop": np.array(hand)})
+
+
+def test_body_crop_runs_on_the_desk_cadence_and_its_items_are_kept_between():
+    cfg = _cfg(cadence={"pose_s": 0.5, "phone_s": 0.5, "desk_s": 1.5}, post_crops=False)
+    box = [0.08 * W, 0.32 * H, 0.17 * W, 0.58 * H]
+    cascade = CountingCascade()
+    models = Models(detector=CountingDetector([box]), pose=CountingPose(), cascade=cascade)
+    pipe = CameraPipeline(cfg, cfg.cameras[0], models, fps=2)
+    img = _scene()
+    seen = []
+    for k in range(8):  # t = 0 .. 3.5 s
+        res = pipe.process(_frame(k * 0.5, img.copy(), k))
+        names = res.objects.class_name.astype(str).tolist()
+        seen.append((names.count("cup"), names.count("phone")))
+    # t=0 provisional (its own body crop), 0.5 confirmed track 1 (first body crop), then every 1.5 s
+    assert cascade.bodies == [[1], [1], [0], [0], [1], [0], [0], [1]]
+    assert all(cups == 1 for cups, _ in seen)  # the desk item stays between body crops
+    # phones are never reused from a body crop: two on body-crop frames, the wrist phone alone otherwise
+    assert [phones for _, phones in seen] == [2, 2, 1, 1, 2, 1, 1, 2]

@@ -49,7 +49,7 @@ def naive_config(cfg: Any) -> Any:
     """The same config with every model on every analysed frame: no motion gating, every cadence 0."""
     a = cfg.analysis
     gating = a.gating.model_copy(update={"enabled": False})
-    cadence = a.cadence.model_copy(update={"pose_s": 0.0, "phone_s": 0.0, "phone_needs_hands": False})
+    cadence = a.cadence.model_copy(update={"pose_s": 0.0, "phone_s": 0.0, "desk_s": 0.0, "phone_needs_hands": False})
     return cfg.model_copy(update={"analysis": a.model_copy(update={"gating": gating, "cadence": cadence})})
 
 

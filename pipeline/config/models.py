@@ -187,6 +187,10 @@ class CadenceConfig(StrictModel):
     move_iou: float = Field(0.8, ge=0, le=1, description="A track moved when its box overlaps its box at the last "
                                                          "pose by less than this (IoU)")
     phone_s: float = Field(1.0, ge=0, le=600, description="Phone step per staff track")
+    desk_s: float = Field(3.0, ge=0, le=600, description="Body crop of the phone step per staff track: the desk "
+                                                         "items it finds are static by nature, so between its runs "
+                                                         "the phone step looks at the wrists only and keeps the "
+                                                         "items the last body crop found")
     phone_needs_hands: bool = Field(True, description="Phone step only on staff with a visible wrist or elbow")
 
 

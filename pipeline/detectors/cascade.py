@@ -29,8 +29,11 @@ HAND_CLASSES = np.array(["phone", "cell phone"], dtype=object)  # what the close
 class PhoneCascade:
     """`detect(frame, staff)`: small objects found on crops of the given staff persons.
 
-    The result carries data["person_index"], the row in `staff` whose crop found it,
-    so a rule can attach a phone to a person without guessing from distance alone.
+    Each person gets a body crop (upper body and hands: every small-object class) and a
+    close crop around each confident wrist (phones only). The result carries
+    data["person_index"], the row in `staff` whose crop found it, so a rule can attach a
+    phone to a person without guessing from distance alone, and data["hand_crop"], True
+    for what a wrist crop found.
     """
 
     def __init__(
@@ -50,7 +53,8 @@ class PhoneCascade:
         self.iou_threshold = iou_threshold
         self.margin = margin
 
-    def detect(self, frame: Frame, staff: Detections) -> Detections:
+    def detect(self, frame: Frame, staff: Detections, body: np.ndarray | None = None) -> Detections:
+        """`body`: per person, whether to run the body crop (default all); wrist crops always run."""
         if len(staff) == 0:
             return _with_person_index(Detections.empty(), np.zeros((0,), np.int64))
         h, w = frame.height, frame.width
@@ -59,7 +63,7 @@ class PhoneCascade:
             kp = None if staff.keypoints is None else staff.keypoints[i]
             kc = None if staff.keypoint_conf is None else staff.keypoint_conf[i]
             x1, y1, x2, y2 = crop_region(box, kp, kc, w, h, self.margin)
-            if x2 - x1 >= 8 and y2 - y1 >= 8:
+            if (body is None or body[i]) and x2 - x1 >= 8 and y2 - y1 >= 8:
                 regions.append((x1, y1, x2, y2))
                 owners.append(i)
             if self.hand_crops:
@@ -71,15 +75,15 @@ class PhoneCascade:
         results = self.detector.detect_batch([frame.image[y1:y2, x1:x2] for x1, y1, x2, y2 in regions])
         parts = []
         for (x1, y1, _, _), owner, det in zip(regions, owners, results, strict=True):
-            classes = self.classes if owner >= 0 else HAND_CLASSES
-            owner = owner if owner >= 0 else -1 - owner
+            hand = owner < 0
+            classes = HAND_CLASSES if hand else self.classes
+            owner = -1 - owner if hand else owner
             keep = np.isin(det.class_name, classes) & (det.confidence >= self.conf_threshold)
             det = det[keep]
             if len(det):
                 shifted = det.xyxy + np.array([x1, y1, x1, y1], np.float32)
-                parts.append(
-                    _with_person_index(det.with_(xyxy=shifted.astype(np.float32)), np.full(len(det), owner, np.int64))
-                )
+                det = _with_person_index(det.with_(xyxy=shifted.astype(np.float32)), np.full(len(det), owner, np.int64))
+                parts.append(det.with_(data={**det.data, "hand_crop": np.full(len(det), hand)}))
         merged = Detections.merge(parts)
         if len(merged) == 0:
             return _with_person_index(Detections.empty(), np.zeros((0,), np.int64))
@@ -90,7 +94,9 @@ class PhoneCascade:
 
 
 def _with_person_index(d: Detections, idx: np.ndarray) -> Detections:
-    return d.with_(data={**d.data, "person_index": idx})
+    data = {**d.data, "person_index": idx}
+    data.setdefault("hand_crop", np.zeros(len(idx), bool))
+    return d.with_(data=data)
 
 
 def build_cascade(cfg: PhoneCascadeConfig, detector_cfg: BackendConfig) -> PhoneCascade | None:

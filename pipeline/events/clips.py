@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import av
-import cv2
 import numpy as np
 
 from pipeline.core import private
 from pipeline.core.errors import OutputError
+from pipeline.core.resize import shrink
 from pipeline.core.types import Frame
 from pipeline.events.snapshot import blur_regions
 
@@ -190,7 +190,7 @@ class ClipRecorder:
         if size == (w, h):
             out = image.copy()
         else:
-            out = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            out = shrink(image, size)
         if boxes:
             sx, sy = size[0] / w, size[1] / h
             blur_regions(out, [(b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy) for b in boxes])
@@ -353,7 +353,7 @@ class ClipRecorder:
                 clip.clip_start_t = t
             assert clip.encoder is not None and clip.size is not None and clip.clip_start_t is not None
             if (image.shape[1], image.shape[0]) != clip.size:
-                image = cv2.resize(image, clip.size, interpolation=cv2.INTER_AREA)
+                image = shrink(image, clip.size)
             try:
                 clip.encoder.write(image, round((t - clip.clip_start_t) * 1000))
             except Exception as e:

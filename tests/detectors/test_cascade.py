@@ -128,3 +128,22 @@ def test_hand_regions_square_around_confident_wrists_inside_the_frame():
     kc[KP["right_wrist"]] = 0.1  # not visible: no crop guessed
     assert len(hand_regions(box, kp, kc, 640, 400)) == 1
     assert hand_regions(box, None, None, 640, 400) == []
+
+
+def test_body_mask_skips_body_crops_and_marks_wrist_finds():
+    frame = Frame("c", 0, 0.0, np.zeros((400, 600, 3), np.uint8))
+    kp = np.zeros((2, 17, 2), np.float32)
+    kc = np.zeros((2, 17), np.float32)
+    for i, (x, y) in enumerate([(150, 200), (350, 150)]):
+        kp[i, KP["left_wrist"]], kc[i, KP["left_wrist"]] = (x, y), 0.9
+    staff = _persons([[100, 50, 200, 300], [300, 60, 400, 260]], kp, kc)
+    det = RecordingDetector()
+    both = PhoneCascade(det, 0.2, margin=0.0).detect(frame, staff)
+    assert len(det.shapes) == 4  # two body crops, two wrist crops
+    det.shapes.clear()
+    out = PhoneCascade(det, 0.2, margin=0.0).detect(frame, staff, body=np.array([False, True]))
+    assert len(det.shapes) == 3  # person 0: its wrist crop only
+    mine = out.data["person_index"] == 0
+    assert mine.any() and out.data["hand_crop"][mine].all()
+    assert (~out.data["hand_crop"][~mine]).any()  # person 1's body crop ran
+    assert both.data["hand_crop"].dtype == bool and len(both.data["hand_crop"]) == len(both)
