@@ -316,22 +316,22 @@ def _phone_step(models: Models, frame: Frame, persons: Detections, is_staff: np.
             found = models.cascade.detect(frame, persons[np.asarray(due)], body=body)
         owner = found.data.get("person_index") if len(found) else None
         for j, i in enumerate(due):
-            mine = found[owner == j] if owner is not None else Detections.empty()
+            mine = _plain(found[owner == j]) if owner is not None else Detections.empty()
             if body[j]:
                 memory.desk.put(int(tids[i]), t, persons.xyxy[i], _desk_items(mine))
             else:
-                mine = Detections.merge([_plain(mine), kept[j]])
-            memory.phones.put(int(tids[i]), t, persons.xyxy[i], _plain(mine))
-            reused.append(_plain(mine))
+                mine = Detections.merge([mine, kept[j]])
+            memory.phones.put(int(tids[i]), t, persons.xyxy[i], mine)
+            reused.append(mine)
     found_all = Detections.merge([p for p in reused if len(p)])
     return nms_merge(objects, found_all) if len(found_all) else objects
 
 
 def _desk_items(found: Detections) -> Detections:
-    """What a body crop found that is not a phone (phones are judged from fresh crops only)."""
+    """What a body crop found that is not a phone (phones are judged from fresh crops only); `found` is plain."""
     if not len(found):
         return Detections.empty()
-    return _plain(found[~np.isin(found.class_name.astype(str), HAND_CLASSES.astype(str))])
+    return found[~np.isin(found.class_name.astype(str), HAND_CLASSES.astype(str))]
 
 
 def _plain(d: Detections) -> Detections:

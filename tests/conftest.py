@@ -37,6 +37,18 @@ def models_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ultralytics_extra() -> None:
+    """The optional `ultralytics` extra (torch and ultralytics); CI installs it, so there it must be present."""
+    try:
+        import torch  # noqa: F401
+        import ultralytics  # noqa: F401
+    except ImportError as exc:
+        if REQUIRE:
+            pytest.fail(f"the ultralytics extra is not installed ({exc})")
+        pytest.skip("the ultralytics extra is not installed")
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     """Root of real footage (../shared/data); the dev set is data_dir / 'dev'."""
     env = os.environ.get("COUNTERWATCH_DATA_DIR")

@@ -33,8 +33,9 @@ def limit_malloc_arenas(n: int | None = None) -> int | None:
 
     glibc lets threads spread over up to 8 arenas per core, and each keeps its freed pages:
     with a capture, writer and worker thread per camera that was about 60 MB of resident
-    memory on 8 cameras here (`bench live`, README) that no call asked for. Call before the threads start. A MALLOC_ARENA_MAX in
-    the environment is the operator's choice and is left alone.
+    memory on 8 cameras here (`bench live`, README) that no call asked for. Call before the
+    threads start. A MALLOC_ARENA_MAX in the environment is the operator's choice and is
+    left alone.
     """
     if os.environ.get("MALLOC_ARENA_MAX") or not _LIBC:
         return None

@@ -62,12 +62,10 @@ def letterbox(image: np.ndarray, size: tuple[int, int], pad_value: int = 114) ->
     th, tw = size
     scale = min(th / h, tw / w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    if scale <= 0.5:  # a whole frame to the model input: halving steps, then bilinear (core.resize)
-        resized = shrink(image, (nw, nh))
-    elif scale < 1:  # a crop a little larger than the input: INTER_AREA, cheap at this size
+    if 0.5 < scale < 1:  # a crop a little larger than the input: INTER_AREA, cheap at this size
         resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-    else:
-        resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
+    else:  # a whole frame: halving steps, then bilinear; a small crop: bilinear (core.resize.shrink)
+        resized = shrink(image, (nw, nh))
     pad_y, pad_x = (th - nh) / 2, (tw - nw) / 2
     top, left = int(round(pad_y - 0.1)), int(round(pad_x - 0.1))
     out = np.full((th, tw, 3), pad_value, np.uint8)

@@ -82,8 +82,8 @@ class PhoneCascade:
             det = det[keep]
             if len(det):
                 shifted = det.xyxy + np.array([x1, y1, x1, y1], np.float32)
-                det = _with_person_index(det.with_(xyxy=shifted.astype(np.float32)), np.full(len(det), owner, np.int64))
-                parts.append(det.with_(data={**det.data, "hand_crop": np.full(len(det), hand)}))
+                parts.append(_with_person_index(det.with_(xyxy=shifted.astype(np.float32)),
+                                                np.full(len(det), owner, np.int64), np.full(len(det), hand)))
         merged = Detections.merge(parts)
         if len(merged) == 0:
             return _with_person_index(Detections.empty(), np.zeros((0,), np.int64))
@@ -93,10 +93,9 @@ class PhoneCascade:
         return merged
 
 
-def _with_person_index(d: Detections, idx: np.ndarray) -> Detections:
-    data = {**d.data, "person_index": idx}
-    data.setdefault("hand_crop", np.zeros(len(idx), bool))
-    return d.with_(data=data)
+def _with_person_index(d: Detections, idx: np.ndarray, hand: np.ndarray | None = None) -> Detections:
+    hand = np.zeros(len(idx), bool) if hand is None else hand
+    return d.with_(data={**d.data, "person_index": idx, "hand_crop": hand})
 
 
 def build_cascade(cfg: PhoneCascadeConfig, detector_cfg: BackendConfig) -> PhoneCascade | None:

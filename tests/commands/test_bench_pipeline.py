@@ -21,8 +21,8 @@ def test_threads_must_be_positive(capsys):
 
 @pytest.mark.models
 @pytest.mark.data
-def test_ultralytics_runs_in_its_own_process_on_the_planned_threads(demo_clip, models_dir, tmp_path):
-    pytest.importorskip("ultralytics")  # the optional extra (CI installs it)
+def test_ultralytics_runs_in_its_own_process_on_the_planned_threads(ultralytics_extra, demo_clip, models_dir,
+                                                                   tmp_path):
     out = tmp_path / "bench.json"
     code = ("import sys; from pipeline.cli import main; "
             f"rc = main(['bench', 'pipeline', '--clip', {str(demo_clip)!r}, '--fps', '0.5', '--rounds', '1', "

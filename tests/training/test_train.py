@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import cv2
-import pytest
 
 from pipeline.cli import main
-from tests.conftest import REQUIRE
 
 SLICE = """classes: [person, phone]
 split: {{val: 0.0, test: 0.3, seed: 0}}
@@ -34,17 +32,6 @@ sources:
     max_images: 6
     licence: CC BY 4.0
 """
-
-
-@pytest.fixture(scope="module")
-def ultralytics_extra():
-    try:
-        import torch  # noqa: F401
-        import ultralytics  # noqa: F401
-    except ImportError as exc:
-        if REQUIRE:
-            pytest.fail(f"the ultralytics extra is not installed ({exc})")
-        pytest.skip("the ultralytics extra is not installed")
 
 
 def test_one_epoch_on_a_tiny_slice_exports_an_onnx_that_detects(
