@@ -74,7 +74,8 @@ def _progress(args):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from pipeline.training.dataset import check_spec, load_spec, make_synthetic, merge
+    from pipeline.training.dataset import check_spec, make_synthetic, merge
+    from pipeline.training.spec import load_spec
 
     if not args.dataset:
         raise ConfigError("train: --dataset YAML is required (e.g. configs/train/phone.yaml)")

@@ -19,7 +19,8 @@ from pipeline.core.boxes import box_iou
 from pipeline.core.errors import ConfigError
 from pipeline.core.types import Frame
 from pipeline.detectors.yolo_onnx import YoloOnnxDetector
-from pipeline.training.dataset import IMAGE_EXT, label_path
+from pipeline.training.dataset import label_path
+from pipeline.training.spec import IMAGE_EXT
 
 
 def sweep(

@@ -9,7 +9,8 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.core.errors import ConfigError
-from pipeline.training.dataset import load_spec, merge
+from pipeline.training.dataset import merge
+from pipeline.training.spec import load_spec
 from pipeline.training.split import group_of, split_of
 
 REPO = Path(__file__).resolve().parents[2]

@@ -10,8 +10,9 @@ import pytest
 from pipeline.cli import main
 from pipeline.core.types import Event
 from pipeline.events.store import EventStore
-from pipeline.training.dataset import load_spec, merge
+from pipeline.training.dataset import merge
 from pipeline.training.reviewed import crop_relpath
+from pipeline.training.spec import load_spec
 
 FRAME = "train/bws_phone_usage/yolo_dataset/images/train/20250715_144536_9170ec05_f000001.jpg"
 CROP = [200, 60, 460, 330]

@@ -11,14 +11,8 @@ import pytest
 
 from pipeline.core.errors import ConfigError
 from pipeline.training import synth
-from pipeline.training.dataset import (
-    Source,
-    backgrounds,
-    load_spec,
-    merge,
-    original_images,
-    source_split,
-)
+from pipeline.training.dataset import backgrounds, merge, original_images, source_split
+from pipeline.training.spec import Source, load_spec
 from pipeline.training.split import group_of
 
 RED = (0, 0, 255)
