@@ -55,7 +55,18 @@ class _Calls(list):
 
 @pytest.fixture(scope="module")
 def office_frames(data_dir):
-    return _frames(data_dir, OFFICE, fps=5.0, until_s=13.5)
+    return _frames(data_dir, OFFICE, fps=5.0, until_s=16.0)
+
+
+def _decode_errors(path: Path) -> str:
+    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True,
+                          text=True, check=True).stderr.strip()
+
+
+def _key_flags(path: Path) -> list[int]:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=key_frame",
+                          "-of", "csv=p=0", str(path)], capture_output=True, text=True, check=True).stdout
+    return [int(x.strip(",")) for x in out.split()]
 
 
 @pytest.mark.data
@@ -64,6 +75,7 @@ def test_overlapping_events_make_h264_clips_of_pre_event_post(office_frames, tmp
     rec = ClipRecorder(
         "cam1", tmp_path, pre_roll_s=2.0, post_roll_s=2.0, clip_fps=5.0, clip_max_width=640, on_clip=calls
     )
+    reported_at = {}
     for f in office_frames:
         t = f.timestamp_s
         if abs(t - 4.0) < 1e-6:
@@ -75,12 +87,17 @@ def test_overlapping_events_make_h264_clips_of_pre_event_post(office_frames, tmp
         if abs(t - 11.0) < 1e-6:
             rec.stop("ev_b", t)
         rec.push(f)
-    rec.flush()  # the writer thread has written what it was handed; no clip is closed by this
-    # both finished by their post-roll, before close()
-    assert set(calls.by_id()) == {"ev_a", "ev_b"}
+        rec.flush()  # the writer has written what it was handed; no clip is closed by this
+        for c in calls:
+            reported_at.setdefault(c[0], t)
+    # both finished before close(): once the frame after their post-roll end left the 2 s pre-roll buffer
+    assert set(reported_at) == {"ev_a", "ev_b"}
+    assert abs(reported_at["ev_a"] - (10.0 + 0.2 + 2.0)) < 1e-6 and abs(reported_at["ev_b"] - 15.2) < 1e-6
     rec.close()
     assert len(calls) == 2 and not rec.errors and not rec.active
-    for event_id, expected in (("ev_a", 2 + 4 + 2), ("ev_b", 2 + 5 + 2)):
+    # the frames of 2.0-13.0 s were encoded once each, though 4.0-10.0 s went into both clips
+    assert rec.encoded == 56
+    for event_id, expected, frames in (("ev_a", 2 + 4 + 2, 41), ("ev_b", 2 + 5 + 2, 46)):
         _, rel, status, duration = calls.by_id()[event_id]
         assert rel == clip_relpath(event_id) == f"clips/{event_id}.mp4" and status == "ready"
         path = tmp_path / rel
@@ -89,6 +106,9 @@ def test_overlapping_events_make_h264_clips_of_pre_event_post(office_frames, tmp
         assert info["width"] % 2 == 0 and info["height"] % 2 == 0 and info["width"] <= 640
         assert abs(info["duration"] - expected) <= 1.0, (event_id, info["duration"])
         assert abs(duration - info["duration"]) <= 0.5
+        keys = _key_flags(path)
+        assert len(keys) == frames and keys[0] == 1, (event_id, keys[:3])  # each clip opens on a keyframe
+        assert _decode_errors(path) == ""
         head = path.read_bytes()
         assert head.find(b"moov") < head.find(b"mdat"), "+faststart puts the index first"
     assert not [p for p in (tmp_path / "clips").iterdir() if p.name.startswith(".")], "no temp files left"
@@ -141,10 +161,11 @@ def test_missing_encoder_is_a_failed_clip(office_frames, tmp_path):
     rec.start("ev", office_frames[0].timestamp_s)
     rec.stop("ev", office_frames[1].timestamp_s)
     rec.push(office_frames[1])
-    rec.flush()
+    rec.close()
     assert calls and calls[0][2] == "failed" and "no-such-codec" in str(rec.errors[0])
     assert str(tmp_path / "clips" / "ev.mp4") in str(rec.errors[0])
-    assert not list((tmp_path / "clips").iterdir()), "the temp file is removed"
+    clips = tmp_path / "clips"
+    assert not (clips.exists() and list(clips.iterdir())), "no file is left behind"
 
 
 @pytest.mark.data
@@ -175,13 +196,13 @@ def test_a_busy_encoder_never_blocks_analysis(office_frames, tmp_path, monkeypat
     from pipeline.events import clips as clips_mod
 
     release = threading.Event()
-    real_write = clips_mod._Encoder.write
+    real_encode = clips_mod._Encoder.encode
 
-    def slow_write(self, image, pts_ms):
+    def slow_encode(self, image, pts_ms, key):
         release.wait(60)  # the encoder is stuck until the test lets it go
-        real_write(self, image, pts_ms)
+        return real_encode(self, image, pts_ms, key)
 
-    monkeypatch.setattr(clips_mod._Encoder, "write", slow_write)
+    monkeypatch.setattr(clips_mod._Encoder, "encode", slow_encode)
     calls = _Calls()
     rec = ClipRecorder("cam1", tmp_path, pre_roll_s=0.0, post_roll_s=0.0, clip_fps=5.0, clip_max_width=320,
                        on_clip=calls, queue_frames=8)
