@@ -219,6 +219,24 @@ def test_a_busy_encoder_never_blocks_analysis(office_frames, tmp_path, monkeypat
                              "stream=nb_read_frames", "-of", "csv=p=0", str(tmp_path / calls[0][1])],
                             capture_output=True, text=True, check=True).stdout
     assert 2 <= int(frames) < 40  # the queue held a few; the rest were dropped, not waited for
+    path = tmp_path / calls[0][1]
+    assert _key_flags(path)[0] == 1 and _decode_errors(path) == ""
+
+
+@pytest.mark.data
+def test_an_event_opened_late_gets_only_the_buffered_pre_roll(office_frames, tmp_path):
+    calls = _Calls()
+    rec = ClipRecorder("cam1", tmp_path, pre_roll_s=1.0, post_roll_s=0.0, clip_fps=5.0, clip_max_width=320,
+                       on_clip=calls)
+    f0 = office_frames[0]
+    for i in range(21):  # 0.0 .. 4.0 s
+        rec.push(type(f0)(f0.source_id, i, i * 0.2, office_frames[i].image))
+    rec.start("late", 1.0)  # the rule opened the event 3 s after it began: frames before 3.0 s are gone
+    rec.stop("late", 4.0)
+    rec.close()
+    (_, rel, status, duration), = calls
+    assert status == "ready" and abs(duration - (4.0 - 3.0 + 0.2)) < 1e-6
+    assert len(_key_flags(tmp_path / rel)) == 6
 
 
 @pytest.mark.data
