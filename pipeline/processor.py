@@ -59,6 +59,12 @@ class PerceiveMemory:
     def __post_init__(self) -> None:
         self.gate = MotionGate(self.gating)
 
+    def prune(self, t: float) -> None:
+        """Forget results far older than anything could reuse: 4x the longest bound on their age."""
+        for memo, cadence_s in ((self.poses, self.cadence.pose_s), (self.phones, self.cadence.phone_s),
+                                (self.desk, self.cadence.desk_s)):
+            memo.prune(t, 4 * max(self.gating.refresh_s, cadence_s, 1.0))
+
     def still_limit(self, limit_s: float, still: bool) -> float:
         """How long a result may be reused: the cadence, or up to the refresh bound in a still region."""
         if still and self.gating.enabled:
@@ -276,9 +282,7 @@ def perceive(models: Models, frame: Frame, assigner: SceneAssigner, tracker: Per
         else:
             objects = _phone_step(models, frame, persons, is_staff, still, tids, memory, objects)
     if memory is not None:
-        memory.poses.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.pose_s, 1.0))
-        memory.phones.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.phone_s, 1.0))
-        memory.desk.prune(t, 4 * max(memory.gating.refresh_s, memory.cadence.desk_s, 1.0))
+        memory.prune(t)
     return persons, objects, assigned
 
 

@@ -44,6 +44,10 @@ class StageClock:
             self.cpu[name] += cpu_s
             self.calls[name] += 1
 
+    def tally(self, name: str, n: int = 1) -> None:
+        with self._lock:  # background threads update the same counters
+            self.calls[name] += n
+
     @property
     def background_s(self) -> float:
         with self._lock:
@@ -89,4 +93,4 @@ def count(name: str, n: int = 1) -> None:
     """Count something (models run, results reused) on the active clock, if any."""
     clock = getattr(_local, "clock", None)
     if clock is not None:
-        clock.calls[name] += n
+        clock.tally(name, n)

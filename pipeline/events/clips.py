@@ -146,7 +146,6 @@ class _Clip:
     tmp_path: Path | None = None
     clip_start_t: float | None = None  # timestamp of the first frame written
     last_t: float | None = None  # timestamp of the last frame written
-    written: int = 0
     error: OutputError | None = None
     notes: list[str] = field(default_factory=list)
     # analysis thread:
@@ -444,7 +443,6 @@ class ClipRecorder:
                     _, final = self._paths(clip)
                     raise OutputError(f"camera {self.camera_id!r}: writing clip {str(final)!r} failed ({e})") from e
                 clip.last_t = t
-                clip.written += 1
             except OutputError as e:
                 self._fail(clip, e)
 
